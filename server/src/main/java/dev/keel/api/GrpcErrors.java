@@ -1,0 +1,82 @@
+package dev.keel.api;
+
+import dev.keel.errors.EtcdError;
+import dev.keel.errors.EtcdException;
+import dev.keel.raft.RaftException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import org.jboss.logging.Logger;
+
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Supplier;
+
+/** Turns the server's outcomes into gRPC replies: values as responses, failures as etcd's status and text. */
+final class GrpcErrors {
+
+    private static final Logger LOG = Logger.getLogger(GrpcErrors.class);
+
+    private GrpcErrors() {
+    }
+
+    static StatusRuntimeException toStatus(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof StatusRuntimeException s) {
+            return s;
+        }
+        if (t instanceof EtcdException e) {
+            return Status.fromCodeValue(e.code()).withDescription(e.getMessage()).asRuntimeException();
+        }
+        if (t instanceof RaftException.NoLeader) {
+            return of(EtcdError.NO_LEADER);
+        }
+        if (t instanceof RaftException.Timeout) {
+            return of(EtcdError.TIMEOUT);
+        }
+        if (t instanceof RaftException.Stopped) {
+            return of(EtcdError.STOPPED);
+        }
+        LOG.error("request failed unexpectedly", t);
+        return Status.UNKNOWN.withDescription(String.valueOf(t.getMessage())).withCause(t).asRuntimeException();
+    }
+
+    private static StatusRuntimeException of(EtcdError e) {
+        return Status.fromCodeValue(e.code()).withDescription(e.message()).asRuntimeException();
+    }
+
+    /** Completes a unary call from a future: the value, or the failure as a status. */
+    static <T> void reply(Supplier<CompletionStage<T>> call, StreamObserver<T> observer) {
+        CompletionStage<T> stage;
+        try {
+            stage = call.get();
+        } catch (RuntimeException e) {
+            observer.onError(toStatus(e));
+            return;
+        }
+        stage.whenComplete((v, err) -> {
+            if (err != null) {
+                observer.onError(toStatus(err));
+            } else {
+                observer.onNext(v);
+                observer.onCompleted();
+            }
+        });
+    }
+
+    /** Completes a unary call with a value computed now. */
+    static <T> void replyNow(Supplier<T> call, StreamObserver<T> observer) {
+        T v;
+        try {
+            v = call.get();
+        } catch (RuntimeException e) {
+            observer.onError(toStatus(e));
+            return;
+        }
+        observer.onNext(v);
+        observer.onCompleted();
+    }
+}

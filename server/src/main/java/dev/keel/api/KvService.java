@@ -1,0 +1,54 @@
+package dev.keel.api;
+
+import dev.keel.Main;
+import dev.keel.proto.etcdserverpb.CompactionRequest;
+import dev.keel.proto.etcdserverpb.CompactionResponse;
+import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.DeleteRangeResponse;
+import dev.keel.proto.etcdserverpb.KVGrpc;
+import dev.keel.proto.etcdserverpb.PutRequest;
+import dev.keel.proto.etcdserverpb.PutResponse;
+import dev.keel.proto.etcdserverpb.RangeRequest;
+import dev.keel.proto.etcdserverpb.RangeResponse;
+import dev.keel.proto.etcdserverpb.RangeStreamResponse;
+import dev.keel.proto.etcdserverpb.TxnRequest;
+import dev.keel.proto.etcdserverpb.TxnResponse;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+
+/** etcdserverpb.KV over gRPC. */
+@GrpcService
+public class KvService extends KVGrpc.KVImplBase {
+
+    @Override
+    public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().range(request), observer);
+    }
+
+    /** etcd 3.7's streaming range: the whole result in one message (the stream shape is kept for clients). */
+    @Override
+    public void rangeStream(RangeRequest request, StreamObserver<RangeStreamResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().range(request)
+                .thenApply(r -> RangeStreamResponse.newBuilder().setRangeResponse(r).build()), observer);
+    }
+
+    @Override
+    public void put(PutRequest request, StreamObserver<PutResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().put(request), observer);
+    }
+
+    @Override
+    public void deleteRange(DeleteRangeRequest request, StreamObserver<DeleteRangeResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().deleteRange(request), observer);
+    }
+
+    @Override
+    public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().txn(request), observer);
+    }
+
+    @Override
+    public void compact(CompactionRequest request, StreamObserver<CompactionResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().compact(request), observer);
+    }
+}

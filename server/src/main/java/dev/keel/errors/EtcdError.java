@@ -1,0 +1,74 @@
+package dev.keel.errors;
+
+/**
+ * etcd's client-visible errors: gRPC status code (as its number, so no layer below the API needs gRPC types)
+ * and the exact text etcd sends. Clients match on these texts, so they must not change.
+ */
+public enum EtcdError {
+    EMPTY_KEY(Codes.INVALID_ARGUMENT, "etcdserver: key is not provided"),
+    KEY_NOT_FOUND(Codes.INVALID_ARGUMENT, "etcdserver: key not found"),
+    VALUE_PROVIDED(Codes.INVALID_ARGUMENT, "etcdserver: value is provided"),
+    LEASE_PROVIDED(Codes.INVALID_ARGUMENT, "etcdserver: lease is provided"),
+    TOO_MANY_OPS(Codes.INVALID_ARGUMENT, "etcdserver: too many operations in txn request"),
+    DUPLICATE_KEY(Codes.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"),
+    INVALID_SORT_OPTION(Codes.INVALID_ARGUMENT, "etcdserver: invalid sort option"),
+    COMPACTED(Codes.OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted"),
+    FUTURE_REV(Codes.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"),
+    NO_SPACE(Codes.RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded"),
+    LEASE_NOT_FOUND(Codes.NOT_FOUND, "etcdserver: requested lease not found"),
+    LEASE_EXIST(Codes.FAILED_PRECONDITION, "etcdserver: lease already exists"),
+    LEASE_TTL_TOO_LARGE(Codes.OUT_OF_RANGE, "etcdserver: too large lease TTL"),
+    REQUEST_TOO_LARGE(Codes.INVALID_ARGUMENT, "etcdserver: request is too large"),
+    NO_LEADER(Codes.UNAVAILABLE, "etcdserver: no leader"),
+    NOT_LEADER(Codes.FAILED_PRECONDITION, "etcdserver: not leader"),
+    TIMEOUT(Codes.UNAVAILABLE, "etcdserver: request timed out"),
+    STOPPED(Codes.UNAVAILABLE, "etcdserver: server stopped"),
+    NOT_CAPABLE(Codes.FAILED_PRECONDITION, "etcdserver: not capable"),
+    MEMBER_NOT_FOUND(Codes.NOT_FOUND, "etcdserver: member not found"),
+    BAD_LEADER_TRANSFEREE(Codes.FAILED_PRECONDITION, "etcdserver: bad leader transferee"),
+    PERMISSION_DENIED(Codes.PERMISSION_DENIED, "etcdserver: permission denied");
+
+    private final int code;
+    private final String message;
+
+    EtcdError(int code, String message) {
+        this.code = code;
+        this.message = message;
+    }
+
+    /** gRPC status code number. */
+    public int code() {
+        return code;
+    }
+
+    public String message() {
+        return message;
+    }
+
+    public EtcdException exception() {
+        return new EtcdException(this);
+    }
+
+    /** gRPC status code numbers (io.grpc.Status.Code ordinals). */
+    public static final class Codes {
+        public static final int OK = 0;
+        public static final int CANCELLED = 1;
+        public static final int UNKNOWN = 2;
+        public static final int INVALID_ARGUMENT = 3;
+        public static final int DEADLINE_EXCEEDED = 4;
+        public static final int NOT_FOUND = 5;
+        public static final int ALREADY_EXISTS = 6;
+        public static final int PERMISSION_DENIED = 7;
+        public static final int RESOURCE_EXHAUSTED = 8;
+        public static final int FAILED_PRECONDITION = 9;
+        public static final int ABORTED = 10;
+        public static final int OUT_OF_RANGE = 11;
+        public static final int UNIMPLEMENTED = 12;
+        public static final int INTERNAL = 13;
+        public static final int UNAVAILABLE = 14;
+        public static final int UNAUTHENTICATED = 16;
+
+        private Codes() {
+        }
+    }
+}

@@ -1,0 +1,379 @@
+package dev.keel.mvcc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.keel.errors.EtcdError;
+import dev.keel.proto.mvccpb.Event;
+import dev.keel.proto.mvccpb.KeyValue;
+import dev.keel.storage.Storage;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The multi-version key-value store: every change gets a revision, old revisions stay readable until compacted.
+ *
+ * <p>Layout: column {@code kv} maps revision bytes ({@link Revision}) to the serialized {@link KeyValue} written
+ * at that revision (a deletion stores just the key, under a tombstone-marked revision); column {@code meta}
+ * holds the current and compacted revisions. The key index lives in memory and is rebuilt from {@code kv} at
+ * startup.
+ *
+ * <p>Concurrency: one writer (the apply thread) at a time through {@link WriteTxn}; any number of readers. The
+ * writer updates the index before its batch reaches disk but publishes the new current revision only after, and
+ * readers never look past the current revision, so a reader sees every change of a revision or none.
+ */
+public final class MvccStore implements AutoCloseable, KvReader {
+
+    public static final String KV_COLUMN = "kv";
+    public static final String META_COLUMN = "meta";
+    public static final List<String> COLUMNS = List.of(KV_COLUMN, META_COLUMN);
+
+    private static final Logger LOG = Logger.getLogger(MvccStore.class);
+    private static final byte[] CURRENT_REV = "mvcc/current_rev".getBytes();
+    private static final byte[] COMPACT_SCHEDULED = "mvcc/compact_scheduled".getBytes();
+    private static final byte[] COMPACT_FINISHED = "mvcc/compact_finished".getBytes();
+    private static final int COMPACT_BATCH = 10_000;
+
+    private final Storage storage;
+    private final Storage.Column kv;
+    private final Storage.Column meta;
+    private final TreeIndex index = new TreeIndex();
+    private volatile long currentRev = 1;
+    private volatile long compactRev = -1;
+    private final ExecutorService compactor = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "mvcc-compactor");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Map<Long, CompletableFuture<Void>> physicalCompactions = new ConcurrentHashMap<>();
+    private volatile long lastPhysicalCompaction = -1;
+
+    public MvccStore(Storage storage) {
+        this.storage = storage;
+        this.kv = storage.column(KV_COLUMN);
+        this.meta = storage.column(META_COLUMN);
+        restore();
+    }
+
+    private void restore() {
+        long[] max = {1};
+        storage.scan(kv, null, null, (k, v) -> {
+            Revision rev = Revision.fromBytes(k);
+            KeyValue rec = parse(v);
+            byte[] key = rec.getKey().toByteArray();
+            if (Revision.isTombstone(k)) {
+                index.tombstone(key, rev);
+            } else {
+                index.restore(key, new Revision(rec.getCreateRevision(), 0), rev, rec.getVersion());
+            }
+            max[0] = Math.max(max[0], rev.main());
+            return true;
+        });
+        long scheduled = readLong(COMPACT_SCHEDULED, -1);
+        long finished = readLong(COMPACT_FINISHED, -1);
+        currentRev = Math.max(Math.max(max[0], readLong(CURRENT_REV, 1)), scheduled);
+        if (scheduled >= 0) {
+            compactRev = scheduled;
+            Set<Revision> keep = index.compact(scheduled);
+            if (finished < scheduled) {
+                schedulePhysicalCompaction(scheduled, keep);
+            } else {
+                lastPhysicalCompaction = finished;
+            }
+        }
+        LOG.infof("mvcc store restored: %d keys, current revision %d, compacted at %d",
+                index.size(), currentRev, compactRev);
+    }
+
+    private long readLong(byte[] key, long dflt) {
+        byte[] b = storage.get(meta, key);
+        return b == null ? dflt : Revision.getLong(b, 0);
+    }
+
+    private static byte[] longBytes(long v) {
+        byte[] b = new byte[8];
+        Revision.putLong(b, 0, v);
+        return b;
+    }
+
+    static KeyValue parse(byte[] v) {
+        try {
+            return KeyValue.parseFrom(v);
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException("corrupt key-value record", e);
+        }
+    }
+
+    /** The newest revision whose changes are visible to readers. */
+    public long currentRevision() {
+        return currentRev;
+    }
+
+    /** The revision of the last compaction, -1 if none. */
+    public long compactRevision() {
+        return compactRev;
+    }
+
+    /** Result of a range read. {@code rev} is the store's current revision when the read was made. */
+    public record RangeResult(List<KeyValue> kvs, long count, long rev) {
+    }
+
+    /**
+     * Reads keys in a range at a revision ({@code rev <= 0}: the current one). Range shape as in
+     * {@link TreeIndex#range}. {@code limit <= 0} means no limit; {@code countOnly} returns the count and no
+     * key-values.
+     */
+    @Override
+    public RangeResult range(byte[] key, byte[] end, long rev, long limit, boolean countOnly) {
+        long cur = currentRev;
+        long atRev = checkReadRevision(rev, cur);
+        return read(key, end, atRev, cur, limit, countOnly, null);
+    }
+
+    private long checkReadRevision(long rev, long cur) {
+        if (rev > cur) {
+            throw EtcdError.FUTURE_REV.exception();
+        }
+        long atRev = rev <= 0 ? cur : rev;
+        if (atRev < compactRev) {
+            throw EtcdError.COMPACTED.exception();
+        }
+        return atRev;
+    }
+
+    private RangeResult read(byte[] key, byte[] end, long atRev, long cur, long limit, boolean countOnly,
+                             Map<Revision, KeyValue> pending) {
+        if (countOnly) {
+            return new RangeResult(List.of(), index.range(key, end, atRev, 0, null), cur);
+        }
+        List<TreeIndex.Found> found = new ArrayList<>();
+        long total = index.range(key, end, atRev, limit, found);
+        List<KeyValue> kvs = new ArrayList<>(found.size());
+        List<byte[]> missing = new ArrayList<>();
+        List<Integer> missingAt = new ArrayList<>();
+        for (TreeIndex.Found f : found) {
+            KeyValue p = pending == null ? null : pending.get(f.hit().modified());
+            kvs.add(p);
+            if (p == null) {
+                missing.add(f.hit().modified().toBytes());
+                missingAt.add(kvs.size() - 1);
+            }
+        }
+        List<byte[]> values = storage.multiGet(kv, missing);
+        if (atRev < compactRev) {
+            // a compaction began while this read walked the index: what it saw may be incomplete
+            throw EtcdError.COMPACTED.exception();
+        }
+        for (int i = 0; i < values.size(); i++) {
+            byte[] v = values.get(i);
+            if (v == null) {
+                // removed by a compaction that ran after this read started
+                throw EtcdError.COMPACTED.exception();
+            }
+            kvs.set(missingAt.get(i), parse(v));
+        }
+        return new RangeResult(kvs, total, cur);
+    }
+
+    /** Starts the single write transaction of one applied entry. Only the apply thread may call this. */
+    public WriteTxn beginWrite() {
+        return new WriteTxn();
+    }
+
+    /**
+     * The changes of one revision. Reads inside see the transaction's own earlier writes. Nothing is visible to
+     * other readers until {@link #commit} has written the batch and {@link #publish} has run.
+     */
+    public final class WriteTxn implements KvReader {
+        private final long beginRev = currentRev;
+        private final Map<Revision, KeyValue> pending = new HashMap<>();
+        private final List<Event> events = new ArrayList<>();
+        private long compactTo = -1;
+        private Set<Revision> compactKeep;
+
+        private WriteTxn() {
+        }
+
+        MvccStore store() {
+            return MvccStore.this;
+        }
+
+        /** The revision this transaction's changes get (= the current one while it has none). */
+        public long revision() {
+            return events.isEmpty() ? beginRev : beginRev + 1;
+        }
+
+        @Override
+        public RangeResult range(byte[] key, byte[] end, long rev, long limit, boolean countOnly) {
+            long cur = revision();
+            long atRev = checkReadRevision(rev, cur);
+            return read(key, end, atRev, cur, limit, countOnly, pending);
+        }
+
+        /** The live key-value of {@code key} as this transaction sees it, or null. */
+        public KeyValue get(byte[] key) {
+            List<KeyValue> kvs = range(key, null, 0, 1, false).kvs();
+            return kvs.isEmpty() ? null : kvs.get(0);
+        }
+
+        /** Writes a value; returns the stored key-value (with its revisions and version). */
+        public KeyValue put(byte[] key, ByteString value, long lease) {
+            long rev = beginRev + 1;
+            Revision r = new Revision(rev, events.size());
+            KeyIndex.Hit prev = index.get(key, rev);
+            long created = prev == null ? rev : prev.created().main();
+            long version = prev == null ? 1 : prev.version() + 1;
+            KeyValue stored = KeyValue.newBuilder()
+                    .setKey(ByteString.copyFrom(key))
+                    .setValue(value)
+                    .setCreateRevision(created)
+                    .setModRevision(rev)
+                    .setVersion(version)
+                    .setLease(lease)
+                    .build();
+            index.put(key, r);
+            pending.put(r, stored);
+            events.add(Event.newBuilder().setType(Event.EventType.PUT).setKv(stored).build());
+            return stored;
+        }
+
+        /** Deletes the keys live in the range; returns how many. */
+        public long deleteRange(byte[] key, byte[] end) {
+            List<TreeIndex.Found> found = new ArrayList<>();
+            index.range(key, end, revision(), 0, found);
+            long rev = beginRev + 1;
+            for (TreeIndex.Found f : found) {
+                Revision r = new Revision(rev, events.size());
+                index.tombstone(f.key(), r);
+                KeyValue marker = KeyValue.newBuilder().setKey(ByteString.copyFrom(f.key())).build();
+                pending.put(r, marker);
+                events.add(Event.newBuilder().setType(Event.EventType.DELETE)
+                        .setKv(marker.toBuilder().setModRevision(rev)).build());
+            }
+            return found.size();
+        }
+
+        /**
+         * Compacts history at {@code rev}: reads below it fail from now on, and the superseded revisions are
+         * removed from disk in the background after commit.
+         */
+        public void compact(long rev) {
+            if (rev <= compactRev) {
+                throw EtcdError.COMPACTED.exception();
+            }
+            if (rev > currentRev) {
+                throw EtcdError.FUTURE_REV.exception();
+            }
+            compactTo = rev;
+            compactRev = rev; // published before the index changes, so concurrent readers notice (see read())
+            compactKeep = index.compact(rev);
+        }
+
+        /** The changes made so far, in order (for watchers). */
+        public List<Event> events() {
+            return events;
+        }
+
+        /** Adds this transaction's rows to {@code batch}. */
+        public void commit(Storage.Batch batch) {
+            for (Map.Entry<Revision, KeyValue> e : pending.entrySet()) {
+                KeyValue v = e.getValue();
+                boolean tomb = v.getModRevision() == 0; // deletion markers carry only the key
+                batch.put(kv, e.getKey().toBytes(tomb), v.toByteArray());
+            }
+            if (!events.isEmpty()) {
+                batch.put(meta, CURRENT_REV, longBytes(beginRev + 1));
+            }
+            if (compactTo >= 0) {
+                batch.put(meta, COMPACT_SCHEDULED, longBytes(compactTo));
+            }
+        }
+
+        /** Makes the committed changes visible. Call after the batch is written. */
+        public void publish() {
+            if (!events.isEmpty()) {
+                currentRev = beginRev + 1;
+            }
+            if (compactTo >= 0) {
+                schedulePhysicalCompaction(compactTo, compactKeep);
+            }
+        }
+    }
+
+    /** Completes when the on-disk removal of history below {@code rev} has finished. */
+    public CompletableFuture<Void> physicalCompaction(long rev) {
+        if (lastPhysicalCompaction >= rev) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return physicalCompactions.computeIfAbsent(rev, r -> new CompletableFuture<>());
+    }
+
+    private void schedulePhysicalCompaction(long rev, Set<Revision> keep) {
+        compactor.execute(() -> {
+            try {
+                removeHistory(rev, keep);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "physical compaction at %d failed", rev);
+            }
+        });
+    }
+
+    private void removeHistory(long rev, Set<Revision> keep) {
+        long started = System.nanoTime();
+        long[] removed = {0};
+        byte[][] from = {null};
+        byte[] to = Revision.startKey(rev + 1);
+        while (true) {
+            List<byte[]> doomed = new ArrayList<>();
+            byte[][] next = {null};
+            storage.scan(kv, from[0], to, (k, v) -> {
+                if (doomed.size() >= COMPACT_BATCH) {
+                    next[0] = k;
+                    return false;
+                }
+                if (!keep.contains(Revision.fromBytes(k))) {
+                    doomed.add(k);
+                }
+                return true;
+            });
+            try (Storage.Batch b = storage.newBatch()) {
+                for (byte[] k : doomed) {
+                    b.delete(kv, k);
+                }
+                if (next[0] == null) {
+                    b.put(meta, COMPACT_FINISHED, longBytes(rev));
+                }
+                storage.write(b);
+            }
+            removed[0] += doomed.size();
+            if (next[0] == null) {
+                break;
+            }
+            from[0] = next[0];
+            Thread.yield();
+        }
+        lastPhysicalCompaction = Math.max(lastPhysicalCompaction, rev);
+        physicalCompactions.entrySet().removeIf(e -> {
+            if (e.getKey() <= rev) {
+                e.getValue().complete(null);
+                return true;
+            }
+            return false;
+        });
+        LOG.infof("finished compaction at revision %d: removed %d records in %d ms", rev, removed[0],
+                (System.nanoTime() - started) / 1_000_000);
+    }
+
+    @Override
+    public void close() {
+        compactor.shutdownNow();
+    }
+}

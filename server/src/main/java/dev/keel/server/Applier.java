@@ -1,0 +1,105 @@
+package dev.keel.server;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.keel.errors.EtcdError;
+import dev.keel.errors.EtcdException;
+import dev.keel.mvcc.KvApplier;
+import dev.keel.mvcc.MvccStore;
+import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.internal.InternalResponse;
+import dev.keel.raft.StateMachineApplier;
+import dev.keel.storage.Storage;
+import org.jboss.logging.Logger;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Applies committed log entries to the member's state, deterministically and in log order. Each entry's changes
+ * and its (index, term) go to disk in one batch; entries at or below the persisted index are skipped, so a replay
+ * after a crash applies each entry exactly once.
+ */
+final class Applier implements StateMachineApplier {
+
+    private static final Logger LOG = Logger.getLogger(Applier.class);
+    private static final byte[] APPLIED = "raft/applied".getBytes();
+
+    private final Storage storage;
+    private final Storage.Column meta;
+    private final MvccStore mvcc;
+    private final KvApplier kv;
+    private volatile long appliedIndex;
+    private volatile long appliedTerm;
+
+    Applier(Storage storage, MvccStore mvcc, KvApplier kv) {
+        this.storage = storage;
+        this.meta = storage.column(MvccStore.META_COLUMN);
+        this.mvcc = mvcc;
+        this.kv = kv;
+        byte[] b = storage.get(meta, APPLIED);
+        if (b != null) {
+            ByteBuffer bb = ByteBuffer.wrap(b);
+            appliedIndex = bb.getLong();
+            appliedTerm = bb.getLong();
+        }
+    }
+
+    @Override
+    public long appliedIndex() {
+        return appliedIndex;
+    }
+
+    @Override
+    public long appliedTerm() {
+        return appliedTerm;
+    }
+
+    @Override
+    public byte[] apply(long index, long term, byte[] command) {
+        if (index <= appliedIndex) {
+            return null;
+        }
+        MvccStore.WriteTxn txn = mvcc.beginWrite();
+        InternalResponse.Builder resp = InternalResponse.newBuilder();
+        try {
+            dispatch(InternalRequest.parseFrom(command), txn, resp);
+        } catch (EtcdException e) {
+            if (!txn.events().isEmpty()) {
+                // The in-memory index already holds changes that will never reach disk. Appliers must detect
+                // every error before changing anything; continuing would serve a state no other member has.
+                LOG.fatalf(e, "entry %d failed after changing state; stopping to protect consistency", index);
+                Runtime.getRuntime().halt(70);
+            }
+            resp.clear().setErrorCode(e.code()).setErrorMessage(e.getMessage());
+        } catch (InvalidProtocolBufferException e) {
+            LOG.errorf("entry %d is not a valid request; skipping it", index);
+            resp.clear().setErrorCode(EtcdError.Codes.INTERNAL).setErrorMessage("etcdserver: malformed log entry");
+        }
+        try (Storage.Batch batch = storage.newBatch()) {
+            txn.commit(batch);
+            batch.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
+            storage.write(batch);
+        }
+        txn.publish();
+        appliedTerm = term;
+        appliedIndex = index;
+        return resp.build().toByteArray();
+    }
+
+    private void dispatch(InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
+        switch (req.getRequestCase()) {
+            case PUT -> resp.setPut(kv.put(txn, req.getPut()));
+            case DELETE_RANGE -> resp.setDeleteRange(kv.deleteRange(txn, req.getDeleteRange()));
+            case TXN -> resp.setTxn(kv.txn(txn, req.getTxn()));
+            case COMPACTION -> resp.setCompaction(kv.compact(txn, req.getCompaction()));
+            default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
+                    "etcdserver: unsupported request " + req.getRequestCase());
+        }
+    }
+
+    @Override
+    public long persist() {
+        long index = appliedIndex;
+        storage.flush();
+        return index;
+    }
+}

@@ -1,0 +1,311 @@
+package dev.keel.server;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A member's configuration, from etcd's command-line flags and ETCD_* environment variables (flags win), with
+ * etcd's defaults. See README's configuration reference; keep the two in step.
+ */
+public final class EtcdConfig {
+
+    /** A flag this server understands: its name, default and a one-line description. */
+    record Flag(String name, String defaultValue, boolean isBoolean, String help) {
+    }
+
+    static final List<Flag> FLAGS = List.of(
+            new Flag("name", "default", false, "Human-readable name for this member."),
+            new Flag("data-dir", "${name}.etcd", false, "Path to the data directory."),
+            new Flag("listen-client-urls", "http://localhost:2379", false,
+                    "URL to listen on for client traffic (gRPC and HTTP share it)."),
+            new Flag("advertise-client-urls", "http://localhost:2379", false,
+                    "Client URLs of this member as advertised to the cluster."),
+            new Flag("listen-peer-urls", "http://localhost:2380", false, "URL to listen on for peer (Raft) traffic."),
+            new Flag("initial-advertise-peer-urls", "http://localhost:2380", false,
+                    "Peer URLs of this member as advertised to the cluster."),
+            new Flag("initial-cluster", "${name}=http://localhost:2380", false,
+                    "Initial cluster configuration for bootstrapping (name=peerURL,...)."),
+            new Flag("initial-cluster-state", "new", false, "Initial cluster state ('new' or 'existing')."),
+            new Flag("initial-cluster-token", "etcd-cluster", false, "Initial cluster token for bootstrapping."),
+            new Flag("max-request-bytes", "1572864", false, "Maximum client request size in bytes."),
+            new Flag("max-txn-ops", "128", false, "Maximum number of operations permitted in a transaction."),
+            new Flag("quota-backend-bytes", "0", false,
+                    "Raise an alarm when the backend size exceeds this quota (0 = default 2 GiB)."),
+            new Flag("snapshot-count", "10000", false,
+                    "Number of committed entries that trigger a snapshot (and allow Raft log truncation)."),
+            new Flag("heartbeat-interval", "100", false, "Time (in milliseconds) of a heartbeat interval."),
+            new Flag("election-timeout", "1000", false, "Time (in milliseconds) for an election to timeout."),
+            new Flag("log-level", "info", false, "Log level: debug, info, warn, error, panic or fatal."),
+            new Flag("logger", "zap", false, "Accepted for compatibility; Keel always uses its own logger."),
+            new Flag("log-outputs", "default", false, "Accepted for compatibility; logs go to stderr."),
+            new Flag("version", "false", true, "Print the version and exit."),
+            new Flag("help", "false", true, "Show this help and exit."));
+
+    private final Map<String, String> values;
+
+    private EtcdConfig(Map<String, String> values) {
+        this.values = values;
+    }
+
+    /** Thrown for bad flags; the message is what the user sees. */
+    public static final class ConfigException extends RuntimeException {
+        public ConfigException(String message) {
+            super(message);
+        }
+    }
+
+    /** Parses args ("--flag=value", "--flag value", "-flag", booleans without value) over the environment. */
+    public static EtcdConfig parse(String[] args, Map<String, String> env) {
+        Map<String, Flag> known = new LinkedHashMap<>();
+        for (Flag f : FLAGS) {
+            known.put(f.name(), f);
+        }
+        Map<String, String> values = new LinkedHashMap<>();
+        for (Flag f : FLAGS) {
+            String envName = "ETCD_" + f.name().toUpperCase(Locale.ROOT).replace('-', '_');
+            String v = env.get(envName);
+            if (v != null) {
+                values.put(f.name(), v);
+            }
+        }
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("-") || a.equals("-") || a.equals("--")) {
+                throw new ConfigException("'" + a + "' is not a valid flag");
+            }
+            String body = a.startsWith("--") ? a.substring(2) : a.substring(1);
+            String name = body;
+            String value = null;
+            int eq = body.indexOf('=');
+            if (eq >= 0) {
+                name = body.substring(0, eq);
+                value = body.substring(eq + 1);
+            }
+            Flag f = known.get(name);
+            if (f == null) {
+                throw new ConfigException("unknown flag: --" + name);
+            }
+            if (value == null) {
+                if (f.isBoolean()) {
+                    value = "true";
+                } else if (i + 1 < args.length) {
+                    value = args[++i];
+                } else {
+                    throw new ConfigException("flag needs an argument: --" + name);
+                }
+            }
+            values.put(name, value);
+        }
+        EtcdConfig c = new EtcdConfig(values);
+        c.validate();
+        return c;
+    }
+
+    private String raw(String name) {
+        String v = values.get(name);
+        if (v != null) {
+            return v;
+        }
+        for (Flag f : FLAGS) {
+            if (f.name().equals(name)) {
+                return f.defaultValue().replace("${name}", name());
+            }
+        }
+        throw new IllegalArgumentException(name);
+    }
+
+    private long longFlag(String name) {
+        try {
+            return Long.parseLong(raw(name).trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException("invalid value \"" + raw(name) + "\" for flag --" + name + ": parse error");
+        }
+    }
+
+    private boolean boolFlag(String name) {
+        String v = raw(name).trim().toLowerCase(Locale.ROOT);
+        return switch (v) {
+            case "true", "1", "t" -> true;
+            case "false", "0", "f", "" -> false;
+            default -> throw new ConfigException("invalid boolean value \"" + v + "\" for flag --" + name);
+        };
+    }
+
+    private void validate() {
+        for (String f : List.of("max-request-bytes", "max-txn-ops", "quota-backend-bytes", "snapshot-count",
+                "heartbeat-interval", "election-timeout")) {
+            longFlag(f);
+        }
+        boolFlag("version");
+        boolFlag("help");
+        listenClientUrl();
+        listenPeerUrl();
+        initialCluster();
+        String state = initialClusterState();
+        if (!state.equals("new") && !state.equals("existing")) {
+            throw new ConfigException("invalid value \"" + state + "\" for flag --initial-cluster-state: "
+                    + "valid values are \"new\" or \"existing\"");
+        }
+        if (!initialCluster().containsKey(name())) {
+            throw new ConfigException("couldn't find local name \"" + name() + "\" in the initial cluster configuration");
+        }
+        logLevel();
+        if (maxTxnOps() <= 0) {
+            throw new ConfigException("--max-txn-ops must be positive");
+        }
+        if (maxRequestBytes() <= 0) {
+            throw new ConfigException("--max-request-bytes must be positive");
+        }
+        if (electionTimeoutMs() < 5 * heartbeatIntervalMs()) {
+            throw new ConfigException("--election-timeout[" + electionTimeoutMs()
+                    + "ms] should be at least as 5 times as --heartbeat-interval[" + heartbeatIntervalMs() + "ms]");
+        }
+    }
+
+    public String name() {
+        String v = values.get("name");
+        return v == null ? "default" : v;
+    }
+
+    public Path dataDir() {
+        return Path.of(raw("data-dir"));
+    }
+
+    public List<URI> listenClientUrls() {
+        return urls("listen-client-urls");
+    }
+
+    /** The URL the client server binds (the first of --listen-client-urls). */
+    public URI listenClientUrl() {
+        URI u = listenClientUrls().get(0);
+        if (!"http".equals(u.getScheme())) {
+            throw new ConfigException("--listen-client-urls: only http:// is supported so far, got " + u);
+        }
+        return u;
+    }
+
+    public List<URI> advertiseClientUrls() {
+        return urls("advertise-client-urls");
+    }
+
+    public URI listenPeerUrl() {
+        return urls("listen-peer-urls").get(0);
+    }
+
+    public List<URI> initialAdvertisePeerUrls() {
+        return urls("initial-advertise-peer-urls");
+    }
+
+    /** Member name to its peer URLs, in flag order. */
+    public Map<String, List<URI>> initialCluster() {
+        Map<String, List<URI>> out = new LinkedHashMap<>();
+        for (String part : raw("initial-cluster").split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int eq = p.indexOf('=');
+            if (eq <= 0) {
+                throw new ConfigException("--initial-cluster: expected name=url, got \"" + p + "\"");
+            }
+            out.computeIfAbsent(p.substring(0, eq), k -> new ArrayList<>()).add(url("initial-cluster", p.substring(eq + 1)));
+        }
+        if (out.isEmpty()) {
+            throw new ConfigException("--initial-cluster is empty");
+        }
+        return out;
+    }
+
+    public String initialClusterState() {
+        return raw("initial-cluster-state").trim();
+    }
+
+    public String initialClusterToken() {
+        return raw("initial-cluster-token");
+    }
+
+    public long maxRequestBytes() {
+        return longFlag("max-request-bytes");
+    }
+
+    public int maxTxnOps() {
+        return (int) longFlag("max-txn-ops");
+    }
+
+    /** Backend quota in bytes: etcd treats 0 as the 2 GiB default. */
+    public long quotaBackendBytes() {
+        long q = longFlag("quota-backend-bytes");
+        return q <= 0 ? 2L * 1024 * 1024 * 1024 : q;
+    }
+
+    public long snapshotCount() {
+        return longFlag("snapshot-count");
+    }
+
+    public long heartbeatIntervalMs() {
+        return longFlag("heartbeat-interval");
+    }
+
+    public long electionTimeoutMs() {
+        return longFlag("election-timeout");
+    }
+
+    /** The Quarkus/JBoss log level for etcd's --log-level. */
+    public String logLevel() {
+        String l = raw("log-level").trim().toLowerCase(Locale.ROOT);
+        return switch (l) {
+            case "debug" -> "DEBUG";
+            case "info" -> "INFO";
+            case "warn" -> "WARN";
+            case "error", "dpanic", "panic", "fatal" -> "ERROR";
+            default -> throw new ConfigException("invalid value \"" + l + "\" for flag --log-level");
+        };
+    }
+
+    public boolean versionRequested() {
+        return boolFlag("version");
+    }
+
+    public boolean helpRequested() {
+        return boolFlag("help");
+    }
+
+    private List<URI> urls(String flag) {
+        List<URI> out = new ArrayList<>();
+        for (String s : raw(flag).split(",")) {
+            if (!s.isBlank()) {
+                out.add(url(flag, s.trim()));
+            }
+        }
+        if (out.isEmpty()) {
+            throw new ConfigException("--" + flag + " is empty");
+        }
+        return out;
+    }
+
+    private static URI url(String flag, String s) {
+        try {
+            URI u = new URI(s);
+            if (u.getScheme() == null || u.getHost() == null || u.getPort() < 0) {
+                throw new ConfigException("--" + flag + ": URL must have a scheme, host and port: \"" + s + "\"");
+            }
+            return u;
+        } catch (java.net.URISyntaxException e) {
+            throw new ConfigException("--" + flag + ": invalid URL \"" + s + "\"");
+        }
+    }
+
+    /** The usage text for --help. */
+    public static String usage() {
+        StringBuilder sb = new StringBuilder("Usage:\n\n  keel [flags]\n\nFlags (each also read from ETCD_<NAME> in the environment):\n");
+        for (Flag f : FLAGS) {
+            sb.append(String.format("  --%-30s %s (default: %s)%n", f.name(), f.help(), f.defaultValue()));
+        }
+        return sb.toString();
+    }
+}

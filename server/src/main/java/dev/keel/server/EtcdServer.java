@@ -1,0 +1,242 @@
+package dev.keel.server;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.keel.errors.EtcdError;
+import dev.keel.errors.EtcdException;
+import dev.keel.mvcc.KvApplier;
+import dev.keel.mvcc.MvccStore;
+import dev.keel.proto.etcdserverpb.CompactionRequest;
+import dev.keel.proto.etcdserverpb.CompactionResponse;
+import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.DeleteRangeResponse;
+import dev.keel.proto.etcdserverpb.Member;
+import dev.keel.proto.etcdserverpb.PutRequest;
+import dev.keel.proto.etcdserverpb.PutResponse;
+import dev.keel.proto.etcdserverpb.RangeRequest;
+import dev.keel.proto.etcdserverpb.RangeResponse;
+import dev.keel.proto.etcdserverpb.ResponseHeader;
+import dev.keel.proto.etcdserverpb.StatusResponse;
+import dev.keel.proto.etcdserverpb.TxnRequest;
+import dev.keel.proto.etcdserverpb.TxnResponse;
+import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.internal.InternalResponse;
+import dev.keel.raft.RaftConfig;
+import dev.keel.raft.RaftNode;
+import dev.keel.raft.RaftStatus;
+import dev.keel.raft.RatisRaftNode;
+import dev.keel.storage.Storage;
+import org.jboss.logging.Logger;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One member: validates requests, proposes writes through Raft and waits for them to be applied, serves reads
+ * (linearizable through a read barrier unless the request is serializable), and stamps every response header.
+ * The API layer above is a thin translation to gRPC and HTTP.
+ */
+public final class EtcdServer implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(EtcdServer.class);
+
+    private final EtcdConfig config;
+    private final MemberIdentity identity;
+    private final Storage storage;
+    private final MvccStore mvcc;
+    private final KvApplier kv;
+    private final RequestValidator validator;
+    private final RaftNode raft;
+    private final AtomicLong requestIds = new AtomicLong();
+    private final ExecutorService readers;
+
+    private EtcdServer(EtcdConfig config) {
+        this.config = config;
+        this.identity = MemberIdentity.loadOrCreate(config);
+        this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), MvccStore.COLUMNS);
+        this.mvcc = new MvccStore(storage);
+        this.kv = new KvApplier(lease -> false); // no leases exist until the Lease service lands
+        this.validator = new RequestValidator(config.maxTxnOps());
+        Applier applier = new Applier(storage, mvcc, kv);
+        Map<String, String> peers = new LinkedHashMap<>();
+        identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
+        RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
+                peers, config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7),
+                config.snapshotCount());
+        this.raft = new RatisRaftNode(rc, applier);
+        int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+        this.readers = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "kv-reader");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Opens storage, replays the log and joins the cluster. */
+    public static EtcdServer start(EtcdConfig config) throws Exception {
+        EtcdServer s = new EtcdServer(config);
+        try {
+            s.raft.start();
+        } catch (Exception e) {
+            s.close();
+            throw e;
+        }
+        LOG.infof("member %s (%s) of cluster %s started; data dir %s", ClusterIds.hex(s.identity.memberId()),
+                config.name(), ClusterIds.hex(s.identity.clusterId()), config.dataDir().toAbsolutePath());
+        return s;
+    }
+
+    public EtcdConfig config() {
+        return config;
+    }
+
+    public long memberId() {
+        return identity.memberId();
+    }
+
+    public long clusterId() {
+        return identity.clusterId();
+    }
+
+    // ---- headers ---------------------------------------------------------------------------------------
+
+    /** A response header for this member with the given revision. */
+    public ResponseHeader header(long revision) {
+        return ResponseHeader.newBuilder()
+                .setClusterId(identity.clusterId())
+                .setMemberId(identity.memberId())
+                .setRevision(revision)
+                .setRaftTerm(raft.status().term())
+                .build();
+    }
+
+    private ResponseHeader stamp(ResponseHeader fromApply) {
+        return header(fromApply.getRevision());
+    }
+
+    // ---- KV ----------------------------------------------------------------------------------------------
+
+    public CompletableFuture<RangeResponse> range(RangeRequest r) {
+        try {
+            validator.checkRange(r);
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
+        return ready.thenApplyAsync(v -> {
+            RangeResponse resp = kv.range(mvcc, r);
+            return resp.toBuilder().setHeader(stamp(resp.getHeader())).build();
+        }, readers);
+    }
+
+    public CompletableFuture<PutResponse> put(PutRequest r) {
+        return propose(() -> validator.checkPut(r), InternalRequest.newBuilder().setPut(r))
+                .thenApply(resp -> resp.getPut().toBuilder().setHeader(stamp(resp.getPut().getHeader())).build());
+    }
+
+    public CompletableFuture<DeleteRangeResponse> deleteRange(DeleteRangeRequest r) {
+        return propose(() -> validator.checkDelete(r), InternalRequest.newBuilder().setDeleteRange(r))
+                .thenApply(resp -> resp.getDeleteRange().toBuilder()
+                        .setHeader(stamp(resp.getDeleteRange().getHeader())).build());
+    }
+
+    public CompletableFuture<TxnResponse> txn(TxnRequest r) {
+        return propose(() -> validator.checkTxn(r), InternalRequest.newBuilder().setTxn(r))
+                .thenApply(resp -> resp.getTxn().toBuilder().setHeader(stamp(resp.getTxn().getHeader())).build());
+    }
+
+    public CompletableFuture<CompactionResponse> compact(CompactionRequest r) {
+        return propose(() -> { }, InternalRequest.newBuilder().setCompaction(r))
+                .thenCompose(resp -> {
+                    CompactionResponse out = resp.getCompaction().toBuilder()
+                            .setHeader(stamp(resp.getCompaction().getHeader())).build();
+                    if (!r.getPhysical()) {
+                        return CompletableFuture.completedFuture(out);
+                    }
+                    return mvcc.physicalCompaction(r.getRevision()).thenApply(v -> out);
+                });
+    }
+
+    /** Validates, proposes and waits for the entry to be applied here; fails with the apply's error if any. */
+    private CompletableFuture<InternalResponse> propose(Runnable validation, InternalRequest.Builder req) {
+        byte[] bytes;
+        try {
+            validation.run();
+            bytes = req.setId(requestIds.incrementAndGet()).build().toByteArray();
+            if (bytes.length > config.maxRequestBytes()) {
+                throw EtcdError.REQUEST_TOO_LARGE.exception();
+            }
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return raft.propose(bytes).thenApply(EtcdServer::decode);
+    }
+
+    private static InternalResponse decode(byte[] bytes) {
+        InternalResponse resp;
+        try {
+            resp = InternalResponse.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new CompletionException(new IllegalStateException("malformed apply result", e));
+        }
+        if (resp.getErrorCode() != 0) {
+            throw new CompletionException(new EtcdException(resp.getErrorCode(), resp.getErrorMessage()));
+        }
+        return resp;
+    }
+
+    // ---- Maintenance / Cluster -----------------------------------------------------------------------------
+
+    public StatusResponse status() {
+        RaftStatus rs = raft.status();
+        return StatusResponse.newBuilder()
+                .setHeader(header(mvcc.currentRevision()))
+                .setVersion(Version.SERVER)
+                .setStorageVersion(Version.STORAGE)
+                .setDbSize(storage.sizeOnDisk())
+                .setDbSizeInUse(storage.sizeInUse())
+                .setDbSizeQuota(config.quotaBackendBytes())
+                .setLeader(rs.leaderId() == null ? 0 : Long.parseUnsignedLong(rs.leaderId(), 16))
+                .setRaftIndex(rs.commitIndex())
+                .setRaftTerm(rs.term())
+                .setRaftAppliedIndex(rs.appliedIndex())
+                .setIsLearner(rs.isLearner())
+                .build();
+    }
+
+    /** The members as this member knows them (from bootstrap until membership changes land). */
+    public List<Member> members() {
+        List<Member> out = new ArrayList<>();
+        identity.peers().forEach((id, url) -> {
+            Member.Builder m = Member.newBuilder().setID(id).addPeerURLs(url.toString());
+            if (id == identity.memberId()) {
+                m.setName(config.name());
+                for (URI u : config.advertiseClientUrls()) {
+                    m.addClientURLs(u.toString());
+                }
+            }
+            out.add(m.build());
+        });
+        return out;
+    }
+
+    @Override
+    public void close() {
+        try {
+            raft.close();
+        } catch (Exception e) {
+            LOG.warn("closing raft failed", e);
+        }
+        readers.shutdownNow();
+        mvcc.close();
+        storage.close();
+    }
+}

@@ -1,0 +1,280 @@
+package dev.keel.storage;
+
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The member's local database: RocksDB with one column family per logical table. Knows nothing about what the
+ * bytes mean. Every state change of one Raft entry is one {@link Batch}, written atomically.
+ *
+ * <p>Writes go to RocksDB's WAL without fsync: the Raft log is the durable record, and an entry whose batch was
+ * lost in a crash is replayed from it (the applied index lives in the same batch as the data). {@link #flush()}
+ * makes everything durable before the Raft log may be truncated.
+ */
+public final class Storage implements AutoCloseable {
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    /** A named table. Obtained from {@link #column(String)}. */
+    public static final class Column {
+        private final String name;
+        private final ColumnFamilyHandle handle;
+
+        private Column(String name, ColumnFamilyHandle handle) {
+            this.name = name;
+            this.handle = handle;
+        }
+
+        public String name() {
+            return name;
+        }
+    }
+
+    private final Path dir;
+    private final RocksDB db;
+    private final DBOptions dbOptions;
+    private final ColumnFamilyOptions cfOptions;
+    private final LRUCache blockCache;
+    private final List<ColumnFamilyHandle> handles;
+    private final Map<String, Column> columns = new HashMap<>();
+    private final WriteOptions writeOptions = new WriteOptions().setSync(false);
+
+    private Storage(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions, LRUCache cache,
+                    List<String> names, List<ColumnFamilyHandle> handles) {
+        this.dir = dir;
+        this.db = db;
+        this.dbOptions = dbOptions;
+        this.cfOptions = cfOptions;
+        this.blockCache = cache;
+        this.handles = handles;
+        for (int i = 0; i < names.size(); i++) {
+            columns.put(names.get(i), new Column(names.get(i), handles.get(i)));
+        }
+    }
+
+    /** Opens (creating if needed) the database in {@code dir} with the given column families. */
+    public static Storage open(Path dir, List<String> columnNames) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        LRUCache cache = new LRUCache(64L << 20);
+        BlockBasedTableConfig table = new BlockBasedTableConfig()
+                .setBlockCache(cache)
+                .setFilterPolicy(new BloomFilter(10, false))
+                .setCacheIndexAndFilterBlocks(true);
+        ColumnFamilyOptions cfOptions = new ColumnFamilyOptions()
+                .setTableFormatConfig(table)
+                .setWriteBufferSize(32L << 20);
+        DBOptions dbOptions = new DBOptions()
+                .setCreateIfMissing(true)
+                .setCreateMissingColumnFamilies(true)
+                .setMaxBackgroundJobs(2)
+                .setKeepLogFileNum(3);
+        List<String> names = new ArrayList<>();
+        names.add("default");
+        names.addAll(columnNames);
+        List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+        for (String n : names) {
+            descriptors.add(new ColumnFamilyDescriptor(n.getBytes(java.nio.charset.StandardCharsets.UTF_8), cfOptions));
+        }
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        try {
+            RocksDB db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            return new Storage(dir, db, dbOptions, cfOptions, cache, names, handles);
+        } catch (RocksDBException e) {
+            throw new StorageException("cannot open database in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Column column(String name) {
+        Column c = columns.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("no column family " + name);
+        }
+        return c;
+    }
+
+    public byte[] get(Column column, byte[] key) {
+        try {
+            return db.get(column.handle, key);
+        } catch (RocksDBException e) {
+            throw new StorageException("read failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Point reads of many keys at once; the result has one entry per key, {@code null} where absent. */
+    public List<byte[]> multiGet(Column column, List<byte[]> keys) {
+        if (keys.isEmpty()) {
+            return List.of();
+        }
+        List<ColumnFamilyHandle> cfs = new ArrayList<>(keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            cfs.add(column.handle);
+        }
+        try {
+            return db.multiGetAsList(cfs, keys);
+        } catch (RocksDBException e) {
+            throw new StorageException("read failed: " + e.getMessage(), e);
+        }
+    }
+
+    public Batch newBatch() {
+        return new Batch();
+    }
+
+    /** Writes the batch atomically. */
+    public void write(Batch batch) {
+        try {
+            db.write(writeOptions, batch.wb);
+        } catch (RocksDBException e) {
+            throw new StorageException("write failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Visits keys in [from, to) in order ({@code to == null}: to the end) until the visitor returns false. */
+    public void scan(Column column, byte[] from, byte[] to, KeyValueVisitor visitor) {
+        try (ReadOptions ro = new ReadOptions();
+             Slice upper = to == null ? null : new Slice(to)) {
+            if (upper != null) {
+                ro.setIterateUpperBound(upper);
+            }
+            try (RocksIterator it = db.newIterator(column.handle, ro)) {
+                if (from == null) {
+                    it.seekToFirst();
+                } else {
+                    it.seek(from);
+                }
+                for (; it.isValid(); it.next()) {
+                    if (!visitor.visit(it.key(), it.value())) {
+                        break;
+                    }
+                }
+                it.status();
+            }
+        } catch (RocksDBException e) {
+            throw new StorageException("scan failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Makes every write so far durable on disk (memtables flushed, WAL synced). */
+    public void flush() {
+        try (FlushOptions fo = new FlushOptions().setWaitForFlush(true)) {
+            db.flushWal(true);
+            db.flush(fo, handles);
+        } catch (RocksDBException e) {
+            throw new StorageException("flush failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Rewrites the SST files of a column so deleted data frees disk space. */
+    public void compactAll(Column column) {
+        try {
+            db.compactRange(column.handle);
+        } catch (RocksDBException e) {
+            throw new StorageException("compaction failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Bytes the database occupies: SST files plus memtables, all columns. */
+    public long sizeOnDisk() {
+        return sumProperty("rocksdb.total-sst-files-size") + sumProperty("rocksdb.cur-size-all-mem-tables");
+    }
+
+    /** RocksDB's estimate of the bytes holding live data, all columns. */
+    public long sizeInUse() {
+        return sumProperty("rocksdb.estimate-live-data-size") + sumProperty("rocksdb.cur-size-all-mem-tables");
+    }
+
+    private long sumProperty(String property) {
+        long total = 0;
+        for (ColumnFamilyHandle h : handles) {
+            try {
+                total += db.getLongProperty(h, property);
+            } catch (RocksDBException e) {
+                // property not available for this column: count nothing
+            }
+        }
+        return total;
+    }
+
+    @Override
+    public void close() {
+        for (ColumnFamilyHandle h : handles) {
+            h.close();
+        }
+        db.close();
+        writeOptions.close();
+        dbOptions.close();
+        cfOptions.close();
+        blockCache.close();
+    }
+
+    /** Receives one key/value of a scan; returns false to stop. */
+    @FunctionalInterface
+    public interface KeyValueVisitor {
+        boolean visit(byte[] key, byte[] value);
+    }
+
+    /** Changes to write atomically; see {@link Storage#write(Batch)}. */
+    public static final class Batch implements AutoCloseable {
+        private final WriteBatch wb = new WriteBatch();
+
+        private Batch() {
+        }
+
+        public void put(Column column, byte[] key, byte[] value) {
+            try {
+                wb.put(column.handle, key, value);
+            } catch (RocksDBException e) {
+                throw new StorageException("batch put failed: " + e.getMessage(), e);
+            }
+        }
+
+        public void delete(Column column, byte[] key) {
+            try {
+                wb.delete(column.handle, key);
+            } catch (RocksDBException e) {
+                throw new StorageException("batch delete failed: " + e.getMessage(), e);
+            }
+        }
+
+        public int count() {
+            return wb.count();
+        }
+
+        @Override
+        public void close() {
+            wb.close();
+        }
+    }
+}
