@@ -42,6 +42,7 @@ public class Main implements QuarkusApplication {
             System.out.println("Java Version: " + System.getProperty("java.version"));
             return;
         }
+        exitWithParent();
         URI client = cfg.listenClientUrl();
         String host = client.getHost();
         System.setProperty("quarkus.http.host", host.equals("localhost") ? "127.0.0.1" : host);
@@ -58,6 +59,20 @@ public class Main implements QuarkusApplication {
             return;
         }
         Quarkus.run(Main.class, args);
+    }
+
+    /**
+     * Test harnesses set {@code -Dkeel.exit-with-parent=<pid>} so a member never outlives the process that
+     * started it, even when that process is killed.
+     */
+    private static void exitWithParent() {
+        String pid = System.getProperty("keel.exit-with-parent");
+        if (pid == null) {
+            return;
+        }
+        ProcessHandle.of(Long.parseLong(pid)).ifPresentOrElse(
+                parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(0)),
+                () -> Runtime.getRuntime().halt(0));
     }
 
     /** The running member, for the API beans. */

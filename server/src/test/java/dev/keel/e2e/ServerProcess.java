@@ -1,0 +1,171 @@
+package dev.keel.e2e;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real Keel member as a separate process ({@code java -jar target/quarkus-app/quarkus-run.jar}), on free
+ * 127.0.0.1 ports, with its own data dir. It dies with the test JVM (the server watches its parent's pid).
+ */
+public final class ServerProcess implements AutoCloseable {
+
+    private final Path dataDir;
+    private final Path log;
+    private final String name;
+    private final int clientPort;
+    private final int peerPort;
+    private final List<String> extraFlags;
+    private Process process;
+
+    private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
+        this.dataDir = dataDir;
+        this.name = name;
+        this.clientPort = freePort();
+        this.peerPort = freePort();
+        this.extraFlags = extraFlags;
+        this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
+    }
+
+    /** Starts a single-member cluster in {@code dataDir} and waits until it serves. */
+    public static ServerProcess start(Path dataDir, String... extraFlags) throws Exception {
+        ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.launch();
+        return p;
+    }
+
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    static String jar() {
+        String jar = System.getProperty("keel.server.jar", "target/quarkus-app/quarkus-run.jar");
+        if (!Files.exists(Path.of(jar))) {
+            throw new IllegalStateException("server jar not built: " + jar + " (run mvn package first)");
+        }
+        return jar;
+    }
+
+    /** The command line used to start the member (flags as etcd takes them). */
+    public List<String> command() {
+        String peer = "http://127.0.0.1:" + peerPort;
+        String client = "http://127.0.0.1:" + clientPort;
+        List<String> cmd = new ArrayList<>(List.of(
+                javaBin(), "-Xmx512m",
+                "-Dkeel.exit-with-parent=" + ProcessHandle.current().pid(),
+                "-jar", jar(),
+                "--name=" + name,
+                "--data-dir=" + dataDir,
+                "--listen-client-urls=" + client,
+                "--advertise-client-urls=" + client,
+                "--listen-peer-urls=" + peer,
+                "--initial-advertise-peer-urls=" + peer,
+                "--initial-cluster=" + name + "=" + peer));
+        cmd.addAll(extraFlags);
+        cmd.removeIf(String::isEmpty);
+        return cmd;
+    }
+
+    private static String javaBin() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    private void launch() throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        process = pb.start();
+        awaitReady(Duration.ofSeconds(60));
+    }
+
+    private void awaitReady(Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("server exited with " + process.exitValue() + ":\n" + logTail());
+            }
+            if (logText().contains("started in") && portOpen()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("server not ready within " + timeout + ":\n" + logTail());
+    }
+
+    private boolean portOpen() {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", clientPort), 200);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private String logText() throws IOException {
+        return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+    }
+
+    /** The last lines of the server's output, for failure messages. */
+    public String logTail() {
+        try {
+            String t = logText();
+            return t.length() > 4000 ? t.substring(t.length() - 4000) : t;
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    /** host:port for clients. */
+    public String endpoint() {
+        return "127.0.0.1:" + clientPort;
+    }
+
+    public String url() {
+        return "http://" + endpoint();
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    /** SIGKILL: no shutdown hooks, no flushing. */
+    public void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** Starts the member again on the same ports and data dir. */
+    public void restart() throws Exception {
+        if (process != null && process.isAlive()) {
+            stop();
+        }
+        launch();
+    }
+
+    /** SIGTERM and wait. */
+    public void stop() throws InterruptedException {
+        if (process == null) {
+            return;
+        }
+        process.destroy();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop();
+    }
+}
