@@ -15,8 +15,22 @@ import java.util.concurrent.TimeUnit;
 /**
  * A real Keel member as a separate process ({@code java -jar target/quarkus-app/quarkus-run.jar}), on free
  * 127.0.0.1 ports, with its own data dir. It dies with the test JVM (the server watches its parent's pid).
+ *
+ * <p>Reference mode: with {@code -Dkeel.e2e.impl=etcd} the same flags start a real etcd binary instead
+ * ({@code -Dkeel.etcd=/path/to/etcd}, default {@code etcd} on the PATH), so the end-to-end suites can be run
+ * against etcd itself to confirm that what they expect is what etcd does.
  */
 public final class ServerProcess implements AutoCloseable {
+
+    /** What runs behind the endpoint. */
+    public enum Impl { KEEL, ETCD }
+
+    private static final List<Process> STARTED = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    static {
+        // etcd does not watch its parent: never leave one behind when the test JVM exits
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> STARTED.forEach(Process::destroyForcibly)));
+    }
 
     private final Path dataDir;
     private final Path log;
@@ -49,6 +63,16 @@ public final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /** The implementation the suites run against ({@code -Dkeel.e2e.impl=keel|etcd}, default keel). */
+    public static Impl impl() {
+        return "etcd".equalsIgnoreCase(System.getProperty("keel.e2e.impl", "keel")) ? Impl.ETCD : Impl.KEEL;
+    }
+
+    /** True when the suites run against a real etcd (reference mode). */
+    public static boolean isReferenceEtcd() {
+        return impl() == Impl.ETCD;
+    }
+
     static String jar() {
         String jar = System.getProperty("keel.server.jar", "target/quarkus-app/quarkus-run.jar");
         if (!Files.exists(Path.of(jar))) {
@@ -61,10 +85,15 @@ public final class ServerProcess implements AutoCloseable {
     public List<String> command() {
         String peer = "http://127.0.0.1:" + peerPort;
         String client = "http://127.0.0.1:" + clientPort;
-        List<String> cmd = new ArrayList<>(List.of(
-                javaBin(), "-Xmx512m",
-                "-Dkeel.exit-with-parent=" + ProcessHandle.current().pid(),
-                "-jar", jar(),
+        List<String> cmd = new ArrayList<>();
+        if (isReferenceEtcd()) {
+            cmd.add(System.getProperty("keel.etcd", "etcd"));
+        } else {
+            cmd.addAll(List.of(javaBin(), "-Xmx512m",
+                    "-Dkeel.exit-with-parent=" + ProcessHandle.current().pid(),
+                    "-jar", jar()));
+        }
+        cmd.addAll(List.of(
                 "--name=" + name,
                 "--data-dir=" + dataDir,
                 "--listen-client-urls=" + client,
@@ -82,19 +111,23 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     private void launch() throws Exception {
+        int logStart = logText().length(); // a restart appends: only this run's lines count for readiness
         ProcessBuilder pb = new ProcessBuilder(command()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         process = pb.start();
-        awaitReady(Duration.ofSeconds(60));
+        STARTED.add(process);
+        awaitReady(Duration.ofSeconds(60), logStart);
     }
 
-    private void awaitReady(Duration timeout) throws Exception {
+    private void awaitReady(Duration timeout, int logStart) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IllegalStateException("server exited with " + process.exitValue() + ":\n" + logTail());
             }
-            if (logText().contains("started in") && portOpen()) {
+            String ready = isReferenceEtcd() ? "ready to serve client requests" : "started in";
+            String text = logText();
+            if (text.length() > logStart && text.substring(logStart).contains(ready) && portOpen()) {
                 return;
             }
             Thread.sleep(100);
@@ -112,7 +145,8 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     private String logText() throws IOException {
-        return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+        // lenient decoding: a stray non-UTF-8 byte in the log must not break readiness polling
+        return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";
     }
 
     /** The last lines of the server's output, for failure messages. */
@@ -132,6 +166,20 @@ public final class ServerProcess implements AutoCloseable {
 
     public String url() {
         return "http://" + endpoint();
+    }
+
+    /** This member's peer URL (as in --initial-advertise-peer-urls). */
+    public String peerUrl() {
+        return "http://127.0.0.1:" + peerPort;
+    }
+
+    public int clientPort() {
+        return clientPort;
+    }
+
+    /** The member's --name. */
+    public String name() {
+        return name;
     }
 
     public Path dataDir() {
