@@ -109,16 +109,28 @@ public final class KvApplier {
     // ---- Put / DeleteRange -------------------------------------------------------------------------------
 
     public PutResponse put(MvccStore.WriteTxn txn, PutRequest r) {
-        checkPut(txn, r);
+        // A standalone Put looks up the lease before the previous key-value (etcd's Put applier), so a missing
+        // lease wins over a missing key; inside a Txn the order is the other way round (see checkPut).
+        checkLease(r);
+        checkPrevious(txn, r);
         return doPut(txn, r);
     }
 
+    /** etcd's checkRequestPut for a Put inside a Txn: the previous key-value first, then the lease. */
     private void checkPut(MvccStore.WriteTxn txn, PutRequest r) {
+        checkPrevious(txn, r);
+        checkLease(r);
+    }
+
+    private static void checkPrevious(MvccStore.WriteTxn txn, PutRequest r) {
         if (r.getIgnoreValue() || r.getIgnoreLease()) {
             if (txn.get(r.getKey().toByteArray()) == null) {
                 throw EtcdError.KEY_NOT_FOUND.exception();
             }
         }
+    }
+
+    private void checkLease(PutRequest r) {
         if (r.getLease() != 0 && !leaseExists.test(r.getLease())) {
             throw EtcdError.LEASE_NOT_FOUND.exception();
         }
@@ -210,8 +222,9 @@ public final class KvApplier {
                 case REQUEST_RANGE -> out.setResponseRange(range(txn, op.getRequestRange()));
                 case REQUEST_PUT -> out.setResponsePut(doPut(txn, op.getRequestPut()));
                 case REQUEST_DELETE_RANGE -> out.setResponseDeleteRange(deleteRange(txn, op.getRequestDeleteRange()));
+                // etcd leaves a nested transaction's header empty (present, all zero)
                 case REQUEST_TXN -> out.setResponseTxn(
-                        execute(txn, op.getRequestTxn(), path, at).setHeader(header(txn.revision())));
+                        execute(txn, op.getRequestTxn(), path, at).setHeader(ResponseHeader.getDefaultInstance()));
                 default -> {
                     continue; // validated away before proposing; nothing to do for an empty op
                 }

@@ -313,7 +313,14 @@ public final class MvccStore implements AutoCloseable, KvReader {
         if (lastPhysicalCompaction >= rev) {
             return CompletableFuture.completedFuture(null);
         }
-        return physicalCompactions.computeIfAbsent(rev, r -> new CompletableFuture<>());
+        CompletableFuture<Void> done = physicalCompactions.computeIfAbsent(rev, r -> new CompletableFuture<>());
+        // The compactor may have finished between the check above and the registration, after it completed the
+        // registered futures: look again, or this waiter is never woken.
+        if (lastPhysicalCompaction >= rev) {
+            physicalCompactions.remove(rev, done);
+            done.complete(null);
+        }
+        return done;
     }
 
     private void schedulePhysicalCompaction(long rev, Set<Revision> keep) {

@@ -51,15 +51,19 @@ final class RequestValidator {
     }
 
     void checkTxn(TxnRequest r) {
-        checkTxnShape(r);
+        checkTxnShape(r, maxTxnOps);
         // overlap checks last: they are the expensive part
         checkIntervals(r.getSuccessList());
         checkIntervals(r.getFailureList());
     }
 
-    private void checkTxnShape(TxnRequest r) {
+    /**
+     * etcd's checkTxnRequest: a transaction may hold at most {@code maxOps} compares, success ops and failure
+     * ops each; a nested transaction gets what its parent leaves ({@code maxOps} minus the parent's largest list).
+     */
+    private void checkTxnShape(TxnRequest r, int maxOps) {
         int ops = Math.max(r.getCompareCount(), Math.max(r.getSuccessCount(), r.getFailureCount()));
-        if (ops > maxTxnOps) {
+        if (ops > maxOps) {
             throw EtcdError.TOO_MANY_OPS.exception();
         }
         for (var c : r.getCompareList()) {
@@ -68,19 +72,19 @@ final class RequestValidator {
             }
         }
         for (RequestOp op : r.getSuccessList()) {
-            checkOp(op);
+            checkOp(op, maxOps - ops);
         }
         for (RequestOp op : r.getFailureList()) {
-            checkOp(op);
+            checkOp(op, maxOps - ops);
         }
     }
 
-    private void checkOp(RequestOp op) {
+    private void checkOp(RequestOp op, int maxNestedOps) {
         switch (op.getRequestCase()) {
             case REQUEST_RANGE -> checkRange(op.getRequestRange());
             case REQUEST_PUT -> checkPut(op.getRequestPut());
             case REQUEST_DELETE_RANGE -> checkDelete(op.getRequestDeleteRange());
-            case REQUEST_TXN -> checkTxnShape(op.getRequestTxn());
+            case REQUEST_TXN -> checkTxnShape(op.getRequestTxn(), maxNestedOps);
             default -> throw EtcdError.KEY_NOT_FOUND.exception(); // an empty op, as etcd answers it
         }
     }

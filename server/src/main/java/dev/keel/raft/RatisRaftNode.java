@@ -1,0 +1,725 @@
+package dev.keel.raft;
+
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
+import org.apache.ratis.protocol.exceptions.GroupMismatchException;
+import org.apache.ratis.protocol.exceptions.LeaderNotReadyException;
+import org.apache.ratis.protocol.exceptions.LeaderSteppingDownException;
+import org.apache.ratis.protocol.exceptions.NotLeaderException;
+import org.apache.ratis.protocol.exceptions.ReadException;
+import org.apache.ratis.protocol.exceptions.ReadIndexException;
+import org.apache.ratis.protocol.exceptions.ResourceUnavailableException;
+import org.apache.ratis.protocol.exceptions.ServerNotReadyException;
+import org.apache.ratis.protocol.exceptions.StateMachineException;
+import org.apache.ratis.protocol.exceptions.TimeoutIOException;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@link RaftNode} on Apache Ratis (gRPC transport, segmented log on disk).
+ *
+ * <p><b>Writes.</b> On the leader a proposal is submitted in-process ({@code RaftServer.submitClientRequestAsync});
+ * on a follower it is forwarded to the leader through a lazily created Ratis client (unordered, retried with the
+ * same call id so the leader's retry cache drops duplicates). While no leader is known, or the leader is not ready
+ * yet, the proposal is retried every few milliseconds until the request timeout, then fails with
+ * {@link RaftException.NoLeader}. A proposal that was handed to a leader but did not complete in time fails with
+ * {@link RaftException.Timeout} (outcome unknown).
+ *
+ * <p><b>Reads.</b> {@link #readBarrier()} is a Ratis ReadIndex read ({@code raft.server.read.option=LINEARIZABLE})
+ * submitted in-process; Ratis obtains the read index from the leader (on a follower too) and completes it once
+ * this member has applied up to it. Concurrent barriers are coalesced (see {@link ReadBarrierCoalescer}).
+ *
+ * <p><b>Threads.</b> Futures returned by {@link #propose} and {@link #readBarrier} are completed on an internal
+ * "keel-raft-reply" thread, never on a Ratis thread (in particular not on the apply thread). Callbacks should still
+ * be short.
+ *
+ * <p><b>Durability.</b> The Raft log is fsynced before an entry counts towards a quorum (Ratis groups the fsyncs
+ * of concurrent proposals), so an acknowledged write survives kill -9.
+ *
+ * <p>An instance runs once: {@link #start()} then {@link #close()}; to restart, create a new instance over the same
+ * {@link RaftConfig#dataDir()}.
+ *
+ * <p>Election timeouts default to Ratis' 150–300 ms and can be changed with the system properties
+ * {@value #ELECTION_TIMEOUT_MIN_PROPERTY} / {@value #ELECTION_TIMEOUT_MAX_PROPERTY} (milliseconds) or the
+ * four-argument constructor.
+ */
+public final class RatisRaftNode implements RaftNode {
+    private static final Logger LOG = LoggerFactory.getLogger(RatisRaftNode.class);
+
+    public static final String ELECTION_TIMEOUT_MIN_PROPERTY = "keel.raft.electionTimeoutMinMs";
+    public static final String ELECTION_TIMEOUT_MAX_PROPERTY = "keel.raft.electionTimeoutMaxMs";
+
+    private static final long RETRY_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+    private final RaftConfig config;
+    private final Duration electionTimeoutMin;
+    private final Duration electionTimeoutMax;
+    private final long timeoutNanos;
+    private final RaftGroupId groupId;
+    private final RaftPeerId selfId;
+    private final RaftPeer selfPeer;
+    private final RaftGroup group;
+    /**
+     * Client id of in-process proposals. Random per instance on purpose: the retry cache (which Ratis also rebuilds
+     * while replaying the log) is keyed by (client id, call id), and call ids restart at 1 with every instance.
+     */
+    private final ClientId clientId = ClientId.randomId();
+    private final AtomicLong callIds = new AtomicLong();
+    private final KeelStateMachine stateMachine;
+    private final ReadBarrierCoalescer barriers;
+    private final Set<Op<?>> pending = ConcurrentHashMap.newKeySet();
+    private final ScheduledThreadPoolExecutor scheduler;
+    private final ExecutorService replyExecutor;
+
+    private final Object lifecycleLock = new Object();
+    private boolean started;
+    private volatile boolean closed;
+    private volatile RaftServer server;
+    private volatile RaftServer.Division division;
+    private volatile LeaderForwarder forwarder;
+
+    public RatisRaftNode(RaftConfig config, StateMachineApplier applier) {
+        this(config, applier, durationProperty(ELECTION_TIMEOUT_MIN_PROPERTY, 150),
+                durationProperty(ELECTION_TIMEOUT_MAX_PROPERTY, 300));
+    }
+
+    public RatisRaftNode(RaftConfig config, StateMachineApplier applier, Duration electionTimeoutMin,
+                         Duration electionTimeoutMax) {
+        this.config = Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(applier, "applier");
+        Objects.requireNonNull(config.memberId(), "memberId");
+        Objects.requireNonNull(config.groupSeed(), "groupSeed");
+        Objects.requireNonNull(config.dataDir(), "dataDir");
+        if (config.peers() == null || !config.peers().containsKey(config.memberId())) {
+            throw new IllegalArgumentException("peers must contain this member " + config.memberId() + ": "
+                    + config.peers());
+        }
+        if (config.requestTimeout() == null || config.requestTimeout().isNegative() || config.requestTimeout().isZero()) {
+            throw new IllegalArgumentException("requestTimeout must be positive: " + config.requestTimeout());
+        }
+        if (electionTimeoutMin.isNegative() || electionTimeoutMin.isZero()
+                || electionTimeoutMax.compareTo(electionTimeoutMin) <= 0) {
+            throw new IllegalArgumentException("need 0 < electionTimeoutMin < electionTimeoutMax: "
+                    + electionTimeoutMin + ", " + electionTimeoutMax);
+        }
+        this.electionTimeoutMin = electionTimeoutMin;
+        this.electionTimeoutMax = electionTimeoutMax;
+        this.timeoutNanos = config.requestTimeout().toNanos();
+        this.groupId = groupIdFor(config.groupSeed());
+        this.selfId = RaftPeerId.valueOf(config.memberId());
+
+        final List<RaftPeer> peers = new ArrayList<>();
+        RaftPeer self = null;
+        for (Map.Entry<String, String> e : new TreeMap<>(config.peers()).entrySet()) {
+            final RaftPeer peer = RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build();
+            peers.add(peer);
+            if (e.getKey().equals(config.memberId())) {
+                self = peer;
+            }
+        }
+        this.selfPeer = self;
+        this.group = RaftGroup.valueOf(groupId, peers);
+        this.stateMachine = new KeelStateMachine(applier);
+        this.barriers = new ReadBarrierCoalescer(this::issueBarrier, timeoutNanos);
+
+        final int n = INSTANCES.incrementAndGet();
+        this.scheduler = new ScheduledThreadPoolExecutor(1, daemonThreads("keel-raft-timer-" + n));
+        this.scheduler.setRemoveOnCancelPolicy(true);
+        this.replyExecutor = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                daemonThreads("keel-raft-reply-" + n));
+    }
+
+    /** The Raft group id used for a cluster seed (stable across restarts and members). */
+    static RaftGroupId groupIdFor(String groupSeed) {
+        return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("keel-raft-group:" + groupSeed)
+                .getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** Where Ratis keeps this group's log, metadata and snapshot marker. */
+    Path groupDir() {
+        return config.dataDir().resolve(groupId.getUuid().toString());
+    }
+
+    @Override
+    public void start() throws Exception {
+        synchronized (lifecycleLock) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            if (started) {
+                throw new IllegalStateException("already started");
+            }
+            started = true;
+            Files.createDirectories(config.dataDir());
+            final boolean existing = Files.isDirectory(groupDir());
+            final RaftServer s = RaftServer.newBuilder()
+                    .setServerId(selfId)
+                    .setGroup(group)
+                    .setStateMachine(stateMachine)
+                    .setProperties(serverProperties())
+                    .setOption(existing ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+                    .build();
+            try {
+                s.start();
+                division = s.getDivision(groupId);
+            } catch (Exception | Error e) {
+                try {
+                    s.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
+            server = s;
+            LOG.info("Raft member {} started ({} storage {}, group {}, peers {})", selfId,
+                    existing ? "recovered" : "formatted", groupDir(), groupId, config.peers());
+        }
+    }
+
+    private RaftProperties serverProperties() {
+        final RaftProperties p = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        RaftServerConfigKeys.setStorageDir(p, List.of(config.dataDir().toFile()));
+
+        final HostPort bind = HostPort.parse(selfPeer.getAddress());
+        GrpcConfigKeys.Server.setHost(p, bind.host());
+        GrpcConfigKeys.Server.setPort(p, bind.port());
+        GrpcConfigKeys.Server.setLeaderOutstandingAppendsMax(p, 2);
+
+        // Without this every commit-index move appends an extra (metadata) log entry.
+        RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
+
+        RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftServerConfigKeys.Read.setTimeout(p, millis(config.requestTimeout()));
+
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, millis(electionTimeoutMin));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, millis(electionTimeoutMax));
+
+        // Retry cache entries only need to outlive a forwarded request's retries; the default 60 s holds on to a
+        // lot of memory at high proposal rates.
+        final long retryCacheMs = Math.max(10_000, 2 * config.requestTimeout().toMillis());
+        RaftServerConfigKeys.RetryCache.setExpiryTime(p, TimeDuration.valueOf(retryCacheMs, TimeUnit.MILLISECONDS));
+
+        if (config.snapshotEveryEntries() > 0) {
+            RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+            RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotEveryEntries());
+        } else {
+            RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, false);
+        }
+        // The applier persists as it applies; a snapshot at stop would only slow close() down.
+        RaftServerConfigKeys.Snapshot.setTriggerWhenStopEnabled(p, false);
+        // A lagging follower is told to install a snapshot itself (notifyInstallSnapshotFromLeader) instead of the
+        // leader streaming snapshot files: our snapshot is a RocksDB checkpoint, not files Ratis knows about.
+        RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
+        return p;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // propose
+
+    @Override
+    public CompletableFuture<byte[]> propose(byte[] command) {
+        Objects.requireNonNull(command, "command");
+        final Proposal p = new Proposal(ByteString.copyFrom(command), callIds.incrementAndGet());
+        final CompletableFuture<byte[]> out = new CompletableFuture<>();
+        p.future.whenComplete((r, t) -> deliver(out, r, t));
+        p.start();
+        return out;
+    }
+
+    @Override
+    public CompletableFuture<Void> readBarrier() {
+        if (!isRunning()) {
+            return CompletableFuture.failedFuture(stopped());
+        }
+        final CompletableFuture<Void> shared = barriers.join();
+        final CompletableFuture<Void> out = new CompletableFuture<>();
+        shared.whenComplete((r, t) -> deliver(out, r, t));
+        return out;
+    }
+
+    private void issueBarrier(CompletableFuture<Void> barrier, long deadlineNanos) {
+        new Barrier(barrier, deadlineNanos).start();
+    }
+
+    private <T> void deliver(CompletableFuture<T> out, T value, Throwable error) {
+        final Runnable r = () -> {
+            if (error != null) {
+                out.completeExceptionally(error);
+            } else {
+                out.complete(value);
+            }
+        };
+        try {
+            replyExecutor.execute(r);
+        } catch (RejectedExecutionException e) {
+            r.run();
+        }
+    }
+
+    /**
+     * One proposal or barrier: attempts it until it completes, retrying (every few ms, until its deadline) while no
+     * leader can take it, and fails it with Timeout at the deadline.
+     */
+    private abstract class Op<T> {
+        final CompletableFuture<T> future;
+        final long deadlineNanos;
+        /** Set while a request is with Ratis (or the leader); cleared when it came back "not placed". */
+        volatile boolean submitted;
+        /** Why the last attempt could not be placed with a leader, if that was the reason. */
+        volatile String noLeaderReason;
+        /**
+         * A leader may have appended an earlier attempt (e.g. it answered NotLeader while stepping down, or the
+         * reply was lost): the outcome is unknown, so a final failure must be Timeout, never NoLeader.
+         */
+        volatile boolean maybePlaced;
+        private ScheduledFuture<?> timer;
+
+        Op(CompletableFuture<T> future, long deadlineNanos) {
+            this.future = future;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        final void start() {
+            if (!isRunning()) {
+                future.completeExceptionally(stopped());
+                return;
+            }
+            pending.add(this);
+            future.whenComplete((r, t) -> {
+                pending.remove(this);
+                final ScheduledFuture<?> tm = timer;
+                if (tm != null) {
+                    tm.cancel(false);
+                }
+            });
+            final long remaining = deadlineNanos - System.nanoTime();
+            if (remaining <= 0) {
+                fail(new RaftException.Timeout(what() + " timed out before it could be issued"));
+                return;
+            }
+            try {
+                timer = scheduler.schedule(this::onDeadline, remaining, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                fail(stopped());
+                return;
+            }
+            if (future.isDone()) {
+                timer.cancel(false);
+                return;
+            }
+            attempt();
+        }
+
+        private void onDeadline() {
+            final String reason = noLeaderReason;
+            if (!submitted && !maybePlaced && reason != null) {
+                fail(new RaftException.NoLeader(what() + " failed: " + reason));
+            } else {
+                fail(new RaftException.Timeout(what() + " did not complete within "
+                        + config.requestTimeout().toMillis() + " ms"));
+            }
+        }
+
+        final void fail(Throwable t) {
+            future.completeExceptionally(t);
+        }
+
+        final void attempt() {
+            if (future.isDone()) {
+                return;
+            }
+            if (!isRunning()) {
+                fail(stopped());
+                return;
+            }
+            try {
+                attemptImpl();
+            } catch (RuntimeException e) {
+                submitted = false;
+                fail(isRunning() ? new RaftException(what() + " failed: " + e, e) : stopped());
+            }
+        }
+
+        abstract String what();
+
+        /** Whether an attempt that may have reached a leader could change the state (proposals, not reads). */
+        abstract boolean hasSideEffects();
+
+        /** Sends one attempt; must end in {@link #onReply}, {@link #retryLater} or completing the future. */
+        abstract void attemptImpl();
+
+        /** Maps a successful reply to the result. */
+        abstract T result(RaftClientReply reply);
+
+        final void retryLater(String noLeader) {
+            submitted = false;
+            noLeaderReason = noLeader;
+            if (deadlineNanos - System.nanoTime() <= RETRY_DELAY_NANOS) {
+                onDeadline();
+                return;
+            }
+            try {
+                scheduler.schedule(this::attempt, RETRY_DELAY_NANOS, TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                fail(stopped());
+            }
+        }
+
+        final void submitLocally(RaftClientRequest request) {
+            submitted = true;
+            CompletableFuture<RaftClientReply> f;
+            try {
+                f = server.submitClientRequestAsync(request);
+            } catch (IOException | RuntimeException e) {
+                f = CompletableFuture.failedFuture(e);
+            }
+            f.whenComplete((reply, err) -> onReply(reply, err, false));
+        }
+
+        final void onReply(RaftClientReply reply, Throwable err, boolean forwarded) {
+            if (future.isDone()) {
+                return;
+            }
+            final Throwable failure = err != null ? unwrap(err) : reply.isSuccess() ? null : reply.getException();
+            if (failure == null) {
+                future.complete(result(reply));
+                return;
+            }
+            if (!isRunning()) {
+                fail(stopped());
+            } else if (failure instanceof NotLeaderException || failure instanceof LeaderNotReadyException
+                    || failure instanceof LeaderSteppingDownException || failure instanceof ServerNotReadyException
+                    || failure instanceof ReadIndexException) {
+                // Not taken by a leader: try again (the new leader may be known by now). Entries a stepping-down
+                // leader had already appended are deduplicated by the retry cache, as the call id is unchanged.
+                if (failure instanceof NotLeaderException && hasSideEffects()) {
+                    maybePlaced = true; // also sent for requests pending when a leader steps down
+                }
+                retryLater(failure.getClass().getSimpleName() + ": " + failure.getMessage());
+            } else if (failure instanceof ResourceUnavailableException) {
+                retryLater(null); // leader overloaded: back off, Timeout at the deadline
+            } else if (failure instanceof TimeoutIOException || failure instanceof TimeoutException
+                    || failure instanceof ReadException) {
+                fail(new RaftException.Timeout(what() + " timed out: " + failure.getMessage()));
+            } else if (failure instanceof StateMachineException) {
+                fail(new RaftException(what() + " failed in the state machine: " + failure.getMessage(), failure));
+            } else if (failure instanceof GroupMismatchException) {
+                fail(new RaftException(what() + " failed, peer does not serve group " + groupId
+                        + " (misconfigured peers?): " + failure.getMessage(), failure));
+            } else if (forwarded && failure instanceof IOException) {
+                // Leader unreachable or shutting down, or the reply was lost: re-send (same call id) until the
+                // deadline; the outcome stays unknown, hence Timeout rather than NoLeader in the end.
+                maybePlaced = true;
+                retryLater(null);
+            } else if (failure instanceof AlreadyClosedException) {
+                fail(stopped());
+            } else {
+                fail(new RaftException(what() + " failed" + (forwarded ? " (forwarded)" : "") + ": " + failure,
+                        failure));
+            }
+        }
+    }
+
+    private final class Proposal extends Op<byte[]> {
+        private final ByteString command;
+        private final long callId;
+
+        Proposal(ByteString command, long callId) {
+            super(new CompletableFuture<>(), System.nanoTime() + timeoutNanos);
+            this.command = command;
+            this.callId = callId;
+        }
+
+        @Override
+        String what() {
+            return "proposal #" + callId;
+        }
+
+        @Override
+        boolean hasSideEffects() {
+            return true;
+        }
+
+        @Override
+        void attemptImpl() {
+            final DivisionInfo info = division.getInfo();
+            if (info.isLeader()) {
+                submitLocally(RaftClientRequest.newBuilder()
+                        .setClientId(clientId)
+                        .setServerId(selfId)
+                        .setGroupId(groupId)
+                        .setCallId(callId)
+                        .setMessage(Message.valueOf(command))
+                        .setType(RaftClientRequest.writeRequestType())
+                        .build());
+                return;
+            }
+            final RaftPeerId leader = info.getLeaderId();
+            if (leader == null || leader.equals(selfId)) {
+                retryLater("no leader (member " + selfId + ", term " + info.getCurrentTerm() + ")");
+                return;
+            }
+            // Forward with our client id and this proposal's call id: a re-send after a lost reply or a leader
+            // change is answered from the leader's retry cache instead of being appended twice.
+            submitted = true;
+            forwarder().send(RaftClientRequest.newBuilder()
+                            .setClientId(clientId)
+                            .setServerId(leader)
+                            .setGroupId(groupId)
+                            .setCallId(callId)
+                            .setMessage(Message.valueOf(command))
+                            .setType(RaftClientRequest.writeRequestType())
+                            .build())
+                    .whenComplete((reply, err) -> onReply(reply, err, true));
+        }
+
+        @Override
+        byte[] result(RaftClientReply reply) {
+            final Message m = reply.getMessage();
+            return m == null ? new byte[0] : m.getContent().toByteArray();
+        }
+    }
+
+    private final class Barrier extends Op<Void> {
+        Barrier(CompletableFuture<Void> future, long deadlineNanos) {
+            super(future, deadlineNanos);
+        }
+
+        @Override
+        String what() {
+            return "read barrier";
+        }
+
+        @Override
+        boolean hasSideEffects() {
+            return false;
+        }
+
+        @Override
+        void attemptImpl() {
+            final DivisionInfo info = division.getInfo();
+            final RaftPeerId leader = info.getLeaderId();
+            if (!info.isLeader() && (leader == null || leader.equals(selfId))) {
+                retryLater("no leader (member " + selfId + ", term " + info.getCurrentTerm() + ")");
+                return;
+            }
+            // LINEARIZABLE read: the leader confirms its leadership and fixes the read index (a follower asks the
+            // leader for it); the reply comes once this member has applied up to the read index.
+            submitLocally(RaftClientRequest.newBuilder()
+                    .setClientId(clientId)
+                    .setServerId(selfId)
+                    .setGroupId(groupId)
+                    .setCallId(callIds.incrementAndGet())
+                    .setMessage(Message.EMPTY)
+                    .setType(RaftClientRequest.readRequestType())
+                    .build());
+        }
+
+        @Override
+        Void result(RaftClientReply reply) {
+            return null;
+        }
+    }
+
+    private LeaderForwarder forwarder() {
+        LeaderForwarder f = forwarder;
+        if (f != null) {
+            return f;
+        }
+        synchronized (lifecycleLock) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            if (forwarder == null) {
+                forwarder = new LeaderForwarder(group.getPeers(), config.requestTimeout().toMillis());
+            }
+            return forwarder;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // status / lifecycle
+
+    @Override
+    public RaftStatus status() {
+        final RaftServer.Division d = division;
+        if (d == null) {
+            return new RaftStatus(0, null, false, false, 0, 0);
+        }
+        final DivisionInfo info = d.getInfo();
+        final RaftPeerId leader = info.getLeaderId();
+        return new RaftStatus(info.getCurrentTerm(), leader == null ? null : leader.toString(), info.isLeader(),
+                info.isListener(), Math.max(0, d.getRaftLog().getLastCommittedIndex()),
+                Math.max(0, info.getLastAppliedIndex()));
+    }
+
+    private RaftPeerId currentLeader() {
+        final RaftServer.Division d = division;
+        return d == null ? null : d.getInfo().getLeaderId();
+    }
+
+    private boolean isRunning() {
+        final RaftServer.Division d = division;
+        return !closed && d != null && d.getInfo().isAlive();
+    }
+
+    private RaftException.Stopped stopped() {
+        if (closed) {
+            return new RaftException.Stopped("Raft member " + selfId + " is closed");
+        }
+        if (division == null) {
+            return new RaftException.Stopped("Raft member " + selfId + " is not started");
+        }
+        final Throwable applyFailure = stateMachine.applyFailure();
+        if (applyFailure != null) {
+            return new RaftException.Stopped("Raft member " + selfId + " stopped after the state machine failed: "
+                    + applyFailure);
+        }
+        return new RaftException.Stopped("Raft member " + selfId + " is not running");
+    }
+
+    @Override
+    public void close() throws Exception {
+        final RaftServer s;
+        final LeaderForwarder c;
+        synchronized (lifecycleLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            s = server;
+            c = forwarder;
+        }
+        Exception failure = null;
+        barriers.failQueued(stopped());
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                failure = e;
+            }
+        }
+        if (s != null) {
+            try {
+                s.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        for (Op<?> op : pending.toArray(new Op<?>[0])) {
+            op.fail(stopped());
+        }
+        scheduler.shutdownNow();
+        replyExecutor.shutdown();
+        LOG.info("Raft member {} closed", selfId);
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // helpers
+
+    private static Throwable unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private static TimeDuration millis(Duration d) {
+        return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static Duration durationProperty(String name, long defaultMillis) {
+        final String v = System.getProperty(name);
+        if (v == null || v.isBlank()) {
+            return Duration.ofMillis(defaultMillis);
+        }
+        try {
+            return Duration.ofMillis(Long.parseLong(v.trim()));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("system property " + name + " must be a number of milliseconds: " + v);
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        final AtomicInteger count = new AtomicInteger();
+        return r -> {
+            final Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** "host:port", "[v6]:port". */
+    record HostPort(String host, int port) {
+        static HostPort parse(String address) {
+            final String a = Objects.requireNonNull(address, "address").trim();
+            final int colon = a.lastIndexOf(':');
+            if (colon <= 0 || colon == a.length() - 1) {
+                throw new IllegalArgumentException("peer address must be host:port: " + address);
+            }
+            String host = a.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            try {
+                return new HostPort(host, Integer.parseInt(a.substring(colon + 1)));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("peer address must be host:port: " + address, e);
+            }
+        }
+    }
+}
