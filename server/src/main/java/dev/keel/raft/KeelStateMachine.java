@@ -8,6 +8,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.raftlog.RaftLog;
 import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
@@ -144,6 +145,10 @@ final class KeelStateMachine extends BaseStateMachine {
                         + "skipping this snapshot", getId(), persisted, applierIndexBefore);
                 return RaftLog.INVALID_LOG_INDEX;
             }
+        }
+        final SnapshotInfo previous = storage.getLatestSnapshot();
+        if (previous != null && covered.getIndex() <= previous.getIndex()) {
+            return RaftLog.INVALID_LOG_INDEX; // nothing new is covered
         }
         storage.writeMarker(new SnapshotMarkerStorage.Marker(covered.getTerm(), covered.getIndex(), persisted));
         LOG.info("{}: snapshot marker written at {} (applier persisted {})", getId(), covered, persisted);

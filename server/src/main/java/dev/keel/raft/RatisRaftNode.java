@@ -75,8 +75,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * this member has applied up to it. Concurrent barriers are coalesced (see {@link ReadBarrierCoalescer}).
  *
  * <p><b>Threads.</b> Futures returned by {@link #propose} and {@link #readBarrier} are completed on an internal
- * "keel-raft-reply" thread, never on a Ratis thread (in particular not on the apply thread). Callbacks should still
- * be short.
+ * "keel-raft-reply" thread (unless already failed when returned), never on a Ratis thread (in particular not on
+ * the apply thread). Callbacks should be short and must not block: two threads deliver all results.
  *
  * <p><b>Durability.</b> The Raft log is fsynced before an entry counts towards a quorum (Ratis groups the fsyncs
  * of concurrent proposals), so an acknowledged write survives kill -9.
@@ -205,10 +205,12 @@ public final class RatisRaftNode implements RaftNode {
                     .setProperties(serverProperties())
                     .setOption(existing ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
                     .build();
+            server = s;
             try {
                 s.start();
-                division = s.getDivision(groupId);
+                division = s.getDivision(groupId); // from here on isRunning() and requests are accepted
             } catch (Exception | Error e) {
+                server = null;
                 try {
                     s.close();
                 } catch (Exception suppressed) {
@@ -216,7 +218,6 @@ public final class RatisRaftNode implements RaftNode {
                 }
                 throw e;
             }
-            server = s;
             LOG.info("Raft member {} started ({} storage {}, group {}, peers {})", selfId,
                     existing ? "recovered" : "formatted", groupDir(), groupId, config.peers());
         }
@@ -288,19 +289,21 @@ public final class RatisRaftNode implements RaftNode {
         new Barrier(barrier, deadlineNanos).start();
     }
 
-    private <T> void deliver(CompletableFuture<T> out, T value, Throwable error) {
-        final Runnable r = () -> {
-            if (error != null) {
-                out.completeExceptionally(error);
-            } else {
-                out.complete(value);
-            }
-        };
-        try {
-            replyExecutor.execute(r);
-        } catch (RejectedExecutionException e) {
-            r.run();
+    private static <T> void deliver(CompletableFuture<T> out, T value, Throwable error) {
+        if (error != null) {
+            out.completeExceptionally(error);
+        } else {
+            out.complete(value);
         }
+    }
+
+    /**
+     * Runs {@code task} on the reply executor after a delay (the timer thread itself only hands over). Everything
+     * that completes an {@link Op} runs on the reply executor: never on a Ratis thread, where a callback that calls
+     * back into Ratis (e.g. the next coalesced read barrier) can deadlock on Ratis' internal locks.
+     */
+    private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+        return scheduler.schedule(() -> replyExecutor.execute(task), delayNanos, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -345,7 +348,7 @@ public final class RatisRaftNode implements RaftNode {
                 return;
             }
             try {
-                timer = scheduler.schedule(this::onDeadline, remaining, TimeUnit.NANOSECONDS);
+                timer = schedule(this::onDeadline, remaining);
             } catch (RejectedExecutionException e) {
                 fail(stopped());
                 return;
@@ -406,7 +409,7 @@ public final class RatisRaftNode implements RaftNode {
                 return;
             }
             try {
-                scheduler.schedule(this::attempt, RETRY_DELAY_NANOS, TimeUnit.NANOSECONDS);
+                schedule(this::attempt, RETRY_DELAY_NANOS);
             } catch (RejectedExecutionException e) {
                 fail(stopped());
             }
@@ -420,7 +423,7 @@ public final class RatisRaftNode implements RaftNode {
             } catch (IOException | RuntimeException e) {
                 f = CompletableFuture.failedFuture(e);
             }
-            f.whenComplete((reply, err) -> onReply(reply, err, false));
+            f.whenCompleteAsync((reply, err) -> onReply(reply, err, false), replyExecutor);
         }
 
         final void onReply(RaftClientReply reply, Throwable err, boolean forwarded) {
@@ -517,7 +520,7 @@ public final class RatisRaftNode implements RaftNode {
                             .setMessage(Message.valueOf(command))
                             .setType(RaftClientRequest.writeRequestType())
                             .build())
-                    .whenComplete((reply, err) -> onReply(reply, err, true));
+                    .whenCompleteAsync((reply, err) -> onReply(reply, err, true), replyExecutor);
         }
 
         @Override
@@ -594,8 +597,10 @@ public final class RatisRaftNode implements RaftNode {
             return new RaftStatus(0, null, false, false, 0, 0);
         }
         final DivisionInfo info = d.getInfo();
-        final RaftPeerId leader = info.getLeaderId();
-        return new RaftStatus(info.getCurrentTerm(), leader == null ? null : leader.toString(), info.isLeader(),
+        final boolean isLeader = info.isLeader();
+        // Right after winning an election the role is LEADER a moment before the leader id is recorded.
+        final RaftPeerId leader = isLeader ? selfId : info.getLeaderId();
+        return new RaftStatus(info.getCurrentTerm(), leader == null ? null : leader.toString(), isLeader,
                 info.isListener(), Math.max(0, d.getRaftLog().getLastCommittedIndex()),
                 Math.max(0, info.getLastAppliedIndex()));
     }

@@ -170,10 +170,4 @@ final class SnapshotMarkerStorage implements StateMachineStorage {
     public void cleanupOldSnapshots(SnapshotRetentionPolicy snapshotRetentionPolicy) {
         // a single marker file is overwritten in place; nothing to clean up
     }
-
-    @Override
-    public File getSnapshotDir() {
-        final Path d = dir;
-        return d == null ? null : d.toFile();
-    }
 }

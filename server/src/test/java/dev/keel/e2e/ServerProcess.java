@@ -1,5 +1,11 @@
 package dev.keel.e2e;
 
+import dev.keel.proto.etcdserverpb.MaintenanceGrpc;
+import dev.keel.proto.etcdserverpb.StatusRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -127,12 +133,28 @@ public final class ServerProcess implements AutoCloseable {
             }
             String ready = isReferenceEtcd() ? "ready to serve client requests" : "started in";
             String text = logText();
-            if (text.length() > logStart && text.substring(logStart).contains(ready) && portOpen()) {
+            if (text.length() > logStart && text.substring(logStart).contains(ready) && portOpen() && hasLeader()) {
                 return;
             }
             Thread.sleep(100);
         }
         throw new IllegalStateException("server not ready within " + timeout + ":\n" + logTail());
+    }
+
+    /**
+     * Whether the member knows a leader (Maintenance.Status). etcd only says it is ready once it has one; a Keel
+     * member may listen before its first election ends, and a write then would fail with "no leader".
+     */
+    private boolean hasLeader() {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", clientPort).usePlaintext().build();
+        try {
+            return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.SECONDS)
+                    .status(StatusRequest.getDefaultInstance()).getLeader() != 0;
+        } catch (StatusRuntimeException e) {
+            return false;
+        } finally {
+            ch.shutdownNow();
+        }
     }
 
     private boolean portOpen() {
