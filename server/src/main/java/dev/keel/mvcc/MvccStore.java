@@ -55,6 +55,8 @@ public final class MvccStore implements AutoCloseable, KvReader {
     });
     private final Map<Long, CompletableFuture<Void>> physicalCompactions = new ConcurrentHashMap<>();
     private volatile long lastPhysicalCompaction = -1;
+    /** Set by {@link #close}: the compactor stops between batches and must not touch storage afterwards. */
+    private volatile boolean closing;
 
     public MvccStore(Storage storage) {
         this.storage = storage;
@@ -339,10 +341,13 @@ public final class MvccStore implements AutoCloseable, KvReader {
         byte[][] from = {null};
         byte[] to = Revision.startKey(rev + 1);
         while (true) {
+            if (closing) {
+                return; // unfinished: restore() schedules it again at the next start
+            }
             List<byte[]> doomed = new ArrayList<>();
             byte[][] next = {null};
             storage.scan(kv, from[0], to, (k, v) -> {
-                if (doomed.size() >= COMPACT_BATCH) {
+                if (doomed.size() >= COMPACT_BATCH || closing) {
                     next[0] = k;
                     return false;
                 }
@@ -351,6 +356,9 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 }
                 return true;
             });
+            if (closing) {
+                return;
+            }
             try (Storage.Batch b = storage.newBatch()) {
                 for (byte[] k : doomed) {
                     b.delete(kv, k);
@@ -379,8 +387,20 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 (System.nanoTime() - started) / 1_000_000);
     }
 
+    /**
+     * Stops the background compactor and waits for it, so the caller may close the storage afterwards (closing
+     * RocksDB under a running scan crashes the JVM).
+     */
     @Override
     public void close() {
+        closing = true;
         compactor.shutdownNow();
+        try {
+            if (!compactor.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                LOG.warn("the compactor did not stop within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

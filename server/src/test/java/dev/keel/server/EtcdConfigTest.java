@@ -49,7 +49,8 @@ class EtcdConfigTest {
         assertThrows(EtcdConfig.ConfigException.class,
                 () -> EtcdConfig.parse(new String[]{"--max-txn-ops=lots"}, Map.of()));
         assertThrows(EtcdConfig.ConfigException.class,
-                () -> EtcdConfig.parse(new String[]{"--name=other"}, Map.of()), "name missing from initial cluster");
+                () -> EtcdConfig.parse(new String[]{"--name=other", "--initial-cluster=x=http://localhost:2380"}, Map.of()),
+                "name missing from initial cluster");
         assertThrows(EtcdConfig.ConfigException.class,
                 () -> EtcdConfig.parse(new String[]{"--initial-cluster-state=maybe"}, Map.of()));
         assertThrows(EtcdConfig.ConfigException.class,
