@@ -185,39 +185,118 @@ public final class MvccStore implements AutoCloseable, KvReader {
         return new RangeResult(kvs, total, cur);
     }
 
-    /** Starts the single write transaction of one applied entry. Only the apply thread may call this. */
-    public WriteTxn beginWrite() {
-        return new WriteTxn();
+    /**
+     * Starts the changes of one applied Raft entry. Only the apply thread may call this, and only one writer may
+     * be open at a time.
+     */
+    public Writer writer() {
+        return new Writer();
     }
 
     /**
-     * The changes of one revision. Reads inside see the transaction's own earlier writes. Nothing is visible to
-     * other readers until {@link #commit} has written the batch and {@link #publish} has run.
+     * The changes of one applied Raft entry, which may carry several client requests: each request runs as a
+     * {@link WriteTxn} and gets its own revision; later transactions see the writes of earlier ones. Nothing is
+     * visible to other readers until {@link #commit} has added the rows to a batch, the batch is written, and
+     * {@link #publish} has run.
      */
-    public final class WriteTxn implements KvReader {
-        private final long beginRev = currentRev;
+    public final class Writer {
+        private long rev = currentRev;
         private final Map<Revision, KeyValue> pending = new HashMap<>();
         private final List<Event> events = new ArrayList<>();
+        private WriteTxn open;
         private long compactTo = -1;
         private Set<Revision> compactKeep;
+        private final long beginRev = rev;
 
-        private WriteTxn() {
+        private Writer() {
+        }
+
+        /** Starts the next transaction; the previous one must have ended. */
+        public WriteTxn begin() {
+            if (open != null) {
+                throw new IllegalStateException("previous transaction not ended");
+            }
+            open = new WriteTxn(this);
+            return open;
+        }
+
+        void end(WriteTxn txn) {
+            rev = txn.revision();
+            open = null;
+        }
+
+        /** The revision after every transaction so far. */
+        public long revision() {
+            return rev;
+        }
+
+        /** All changes so far, in order (for watchers). */
+        public List<Event> events() {
+            return events;
+        }
+
+        /** Adds the rows of every transaction to {@code batch}. */
+        public void commit(Storage.Batch batch) {
+            for (Map.Entry<Revision, KeyValue> e : pending.entrySet()) {
+                KeyValue v = e.getValue();
+                boolean tomb = v.getModRevision() == 0; // deletion markers carry only the key
+                batch.put(kv, e.getKey().toBytes(tomb), v.toByteArray());
+            }
+            if (rev != beginRev) {
+                batch.put(meta, CURRENT_REV, longBytes(rev));
+            }
+            if (compactTo >= 0) {
+                batch.put(meta, COMPACT_SCHEDULED, longBytes(compactTo));
+            }
+        }
+
+        /** Makes the committed changes visible. Call after the batch is written. */
+        public void publish() {
+            currentRev = rev;
+            if (compactTo >= 0) {
+                schedulePhysicalCompaction(compactTo, compactKeep);
+            }
+        }
+    }
+
+    /**
+     * The changes of one client request: one revision for all of them (sub-revisions count the changes). Reads
+     * inside see this and earlier transactions of the same {@link Writer}. Call {@link #end()} when done.
+     */
+    public final class WriteTxn implements KvReader {
+        private final Writer writer;
+        private final long beginRev;
+        private int changes;
+
+        private WriteTxn(Writer writer) {
+            this.writer = writer;
+            this.beginRev = writer.rev;
         }
 
         MvccStore store() {
             return MvccStore.this;
         }
 
-        /** The revision this transaction's changes get (= the current one while it has none). */
+        /** The revision this transaction's changes get (= the one before it while it has none). */
         public long revision() {
-            return events.isEmpty() ? beginRev : beginRev + 1;
+            return changes == 0 ? beginRev : beginRev + 1;
+        }
+
+        /** Number of changes made; an aborted request must have made none. */
+        public int changes() {
+            return changes;
+        }
+
+        /** Ends the transaction; the writer's next one starts at this one's revision. */
+        public void end() {
+            writer.end(this);
         }
 
         @Override
         public RangeResult range(byte[] key, byte[] end, long rev, long limit, boolean countOnly) {
             long cur = revision();
             long atRev = checkReadRevision(rev, cur);
-            return read(key, end, atRev, cur, limit, countOnly, pending);
+            return read(key, end, atRev, cur, limit, countOnly, writer.pending);
         }
 
         /** The live key-value of {@code key} as this transaction sees it, or null. */
@@ -226,10 +305,13 @@ public final class MvccStore implements AutoCloseable, KvReader {
             return kvs.isEmpty() ? null : kvs.get(0);
         }
 
+        private Revision next() {
+            return new Revision(beginRev + 1, changes++);
+        }
+
         /** Writes a value; returns the stored key-value (with its revisions and version). */
         public KeyValue put(byte[] key, ByteString value, long lease) {
             long rev = beginRev + 1;
-            Revision r = new Revision(rev, events.size());
             KeyIndex.Hit prev = index.get(key, rev);
             long created = prev == null ? rev : prev.created().main();
             long version = prev == null ? 1 : prev.version() + 1;
@@ -241,9 +323,10 @@ public final class MvccStore implements AutoCloseable, KvReader {
                     .setVersion(version)
                     .setLease(lease)
                     .build();
+            Revision r = next();
             index.put(key, r);
-            pending.put(r, stored);
-            events.add(Event.newBuilder().setType(Event.EventType.PUT).setKv(stored).build());
+            writer.pending.put(r, stored);
+            writer.events.add(Event.newBuilder().setType(Event.EventType.PUT).setKv(stored).build());
             return stored;
         }
 
@@ -253,11 +336,11 @@ public final class MvccStore implements AutoCloseable, KvReader {
             index.range(key, end, revision(), 0, found);
             long rev = beginRev + 1;
             for (TreeIndex.Found f : found) {
-                Revision r = new Revision(rev, events.size());
+                Revision r = next();
                 index.tombstone(f.key(), r);
                 KeyValue marker = KeyValue.newBuilder().setKey(ByteString.copyFrom(f.key())).build();
-                pending.put(r, marker);
-                events.add(Event.newBuilder().setType(Event.EventType.DELETE)
+                writer.pending.put(r, marker);
+                writer.events.add(Event.newBuilder().setType(Event.EventType.DELETE)
                         .setKv(marker.toBuilder().setModRevision(rev)).build());
             }
             return found.size();
@@ -271,42 +354,12 @@ public final class MvccStore implements AutoCloseable, KvReader {
             if (rev <= compactRev) {
                 throw EtcdError.COMPACTED.exception();
             }
-            if (rev > currentRev) {
+            if (rev > beginRev) {
                 throw EtcdError.FUTURE_REV.exception();
             }
-            compactTo = rev;
+            writer.compactTo = rev;
             compactRev = rev; // published before the index changes, so concurrent readers notice (see read())
-            compactKeep = index.compact(rev);
-        }
-
-        /** The changes made so far, in order (for watchers). */
-        public List<Event> events() {
-            return events;
-        }
-
-        /** Adds this transaction's rows to {@code batch}. */
-        public void commit(Storage.Batch batch) {
-            for (Map.Entry<Revision, KeyValue> e : pending.entrySet()) {
-                KeyValue v = e.getValue();
-                boolean tomb = v.getModRevision() == 0; // deletion markers carry only the key
-                batch.put(kv, e.getKey().toBytes(tomb), v.toByteArray());
-            }
-            if (!events.isEmpty()) {
-                batch.put(meta, CURRENT_REV, longBytes(beginRev + 1));
-            }
-            if (compactTo >= 0) {
-                batch.put(meta, COMPACT_SCHEDULED, longBytes(compactTo));
-            }
-        }
-
-        /** Makes the committed changes visible. Call after the batch is written. */
-        public void publish() {
-            if (!events.isEmpty()) {
-                currentRev = beginRev + 1;
-            }
-            if (compactTo >= 0) {
-                schedulePhysicalCompaction(compactTo, compactKeep);
-            }
+            writer.compactKeep = index.compact(rev);
         }
     }
 

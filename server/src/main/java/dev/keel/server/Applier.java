@@ -5,6 +5,8 @@ import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
+import dev.keel.proto.internal.InternalBatch;
+import dev.keel.proto.internal.InternalBatchResponse;
 import dev.keel.proto.internal.InternalRequest;
 import dev.keel.proto.internal.InternalResponse;
 import dev.keel.raft.StateMachineApplier;
@@ -58,31 +60,46 @@ final class Applier implements StateMachineApplier {
         if (index <= appliedIndex) {
             return null;
         }
-        MvccStore.WriteTxn txn = mvcc.beginWrite();
+        InternalBatch batch;
+        try {
+            batch = InternalBatch.parseFrom(command);
+        } catch (InvalidProtocolBufferException e) {
+            LOG.errorf("entry %d is not a valid request batch; skipping it", index);
+            batch = InternalBatch.getDefaultInstance();
+        }
+        MvccStore.Writer writer = mvcc.writer();
+        InternalBatchResponse.Builder out = InternalBatchResponse.newBuilder();
+        for (InternalRequest req : batch.getRequestsList()) {
+            out.addResponses(applyOne(index, req, writer));
+        }
+        try (Storage.Batch rows = storage.newBatch()) {
+            writer.commit(rows);
+            rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
+            storage.write(rows);
+        }
+        writer.publish();
+        appliedTerm = term;
+        appliedIndex = index;
+        return out.build().toByteArray();
+    }
+
+    private InternalResponse applyOne(long index, InternalRequest req, MvccStore.Writer writer) {
+        MvccStore.WriteTxn txn = writer.begin();
         InternalResponse.Builder resp = InternalResponse.newBuilder();
         try {
-            dispatch(InternalRequest.parseFrom(command), txn, resp);
+            dispatch(req, txn, resp);
         } catch (EtcdException e) {
-            if (!txn.events().isEmpty()) {
+            if (txn.changes() != 0) {
                 // The in-memory index already holds changes that will never reach disk. Appliers must detect
                 // every error before changing anything; continuing would serve a state no other member has.
                 LOG.fatalf(e, "entry %d failed after changing state; stopping to protect consistency", index);
                 Runtime.getRuntime().halt(70);
             }
             resp.clear().setErrorCode(e.code()).setErrorMessage(e.getMessage());
-        } catch (InvalidProtocolBufferException e) {
-            LOG.errorf("entry %d is not a valid request; skipping it", index);
-            resp.clear().setErrorCode(EtcdError.Codes.INTERNAL).setErrorMessage("etcdserver: malformed log entry");
+        } finally {
+            txn.end();
         }
-        try (Storage.Batch batch = storage.newBatch()) {
-            txn.commit(batch);
-            batch.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
-            storage.write(batch);
-        }
-        txn.publish();
-        appliedTerm = term;
-        appliedIndex = index;
-        return resp.build().toByteArray();
+        return resp.build();
     }
 
     private void dispatch(InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {

@@ -1,6 +1,5 @@
 package dev.keel.server;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.mvcc.KvApplier;
@@ -56,6 +55,7 @@ public final class EtcdServer implements AutoCloseable {
     private final RequestValidator validator;
     private final RaftNode raft;
     private final AtomicLong requestIds = new AtomicLong();
+    private final Proposer proposer;
     private final ExecutorService readers;
 
     private EtcdServer(EtcdConfig config) {
@@ -72,6 +72,7 @@ public final class EtcdServer implements AutoCloseable {
                 peers, config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7),
                 config.snapshotCount());
         this.raft = new RatisRaftNode(rc, applier);
+        this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         this.readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kv-reader");
@@ -167,26 +168,22 @@ public final class EtcdServer implements AutoCloseable {
 
     /** Validates, proposes and waits for the entry to be applied here; fails with the apply's error if any. */
     private CompletableFuture<InternalResponse> propose(Runnable validation, InternalRequest.Builder req) {
-        byte[] bytes;
+        InternalRequest request;
+        int size;
         try {
             validation.run();
-            bytes = req.setId(requestIds.incrementAndGet()).build().toByteArray();
-            if (bytes.length > config.maxRequestBytes()) {
+            request = req.setId(requestIds.incrementAndGet()).build();
+            size = request.getSerializedSize();
+            if (size > config.maxRequestBytes()) {
                 throw EtcdError.REQUEST_TOO_LARGE.exception();
             }
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return raft.propose(bytes).thenApply(EtcdServer::decode);
+        return proposer.submit(request, size).thenApply(EtcdServer::checkError);
     }
 
-    private static InternalResponse decode(byte[] bytes) {
-        InternalResponse resp;
-        try {
-            resp = InternalResponse.parseFrom(bytes);
-        } catch (InvalidProtocolBufferException e) {
-            throw new CompletionException(new IllegalStateException("malformed apply result", e));
-        }
+    private static InternalResponse checkError(InternalResponse resp) {
         if (resp.getErrorCode() != 0) {
             throw new CompletionException(new EtcdException(resp.getErrorCode(), resp.getErrorMessage()));
         }

@@ -58,14 +58,16 @@ class MvccStoreTest {
 
     /** Runs changes as one applied entry: commit to disk, then publish. */
     private long write(java.util.function.Consumer<MvccStore.WriteTxn> changes) {
-        MvccStore.WriteTxn txn = store.beginWrite();
+        MvccStore.Writer writer = store.writer();
+        MvccStore.WriteTxn txn = writer.begin();
         changes.accept(txn);
+        txn.end();
         try (Storage.Batch batch = storage.newBatch()) {
-            txn.commit(batch);
+            writer.commit(batch);
             storage.write(batch);
         }
-        txn.publish();
-        return txn.revision();
+        writer.publish();
+        return writer.revision();
     }
 
     private List<KeyValue> get(String key, long rev) {
@@ -97,6 +99,35 @@ class MvccStoreTest {
         assertEquals(2, old.getVersion());
         assertEquals("v2", old.getValue().toStringUtf8());
         assertTrue(get("k", 4).isEmpty());
+    }
+
+    @Test
+    void severalRequestsInOneEntryGetTheirOwnRevisionsAndSeeEachOther() {
+        MvccStore.Writer writer = store.writer();
+        MvccStore.WriteTxn first = writer.begin();
+        first.put(b("a"), bs("1"), 0);
+        first.end();
+        MvccStore.WriteTxn noop = writer.begin();
+        assertEquals(0, noop.deleteRange(b("missing"), null));
+        noop.end();
+        MvccStore.WriteTxn second = writer.begin();
+        assertEquals("1", second.get(b("a")).getValue().toStringUtf8(), "sees the earlier request's write");
+        KeyValue kv = second.put(b("a"), bs("2"), 0);
+        second.end();
+        assertEquals(3, kv.getModRevision());
+        assertEquals(2, kv.getCreateRevision());
+        assertEquals(2, kv.getVersion());
+        assertEquals(1, store.currentRevision(), "nothing visible before publish");
+        try (Storage.Batch batch = storage.newBatch()) {
+            writer.commit(batch);
+            storage.write(batch);
+        }
+        writer.publish();
+        assertEquals(3, store.currentRevision());
+        assertEquals("1", get("a", 2).get(0).getValue().toStringUtf8());
+        reopen();
+        assertEquals(3, store.currentRevision());
+        assertEquals("2", get("a", 0).get(0).getValue().toStringUtf8());
     }
 
     @Test

@@ -1,0 +1,112 @@
+package dev.keel.server;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.keel.proto.internal.InternalBatch;
+import dev.keel.proto.internal.InternalBatchResponse;
+import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.internal.InternalResponse;
+import dev.keel.raft.RaftNode;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Write batching: client requests that arrive while the log is busy are proposed together as one Raft entry
+ * ({@link InternalBatch}), so the per-entry costs (log append, replication, fsync share, apply bookkeeping) are
+ * paid once per batch instead of once per request. Each request still gets its own revision and result.
+ *
+ * <p>At most {@code maxInFlight} entries are outstanding; a request arriving below that limit is proposed at
+ * once (no added latency when idle). When an entry completes, everything queued meanwhile goes out as the next
+ * entry, up to {@code maxBatchBytes}.
+ */
+final class Proposer {
+
+    private record Pending(InternalRequest request, int size, CompletableFuture<InternalResponse> result) {
+    }
+
+    private final RaftNode raft;
+    private final int maxInFlight;
+    private final long maxBatchBytes;
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private int inFlight;
+
+    Proposer(RaftNode raft, int maxInFlight, long maxBatchBytes) {
+        this.raft = raft;
+        this.maxInFlight = maxInFlight;
+        this.maxBatchBytes = maxBatchBytes;
+    }
+
+    /** Proposes {@code request}; completes with its apply result or fails with the Raft engine's error. */
+    CompletableFuture<InternalResponse> submit(InternalRequest request, int serializedSize) {
+        Pending p = new Pending(request, serializedSize, new CompletableFuture<>());
+        List<Pending> batch;
+        synchronized (this) {
+            queue.add(p);
+            if (inFlight >= maxInFlight) {
+                return p.result();
+            }
+            inFlight++;
+            batch = drain();
+        }
+        send(batch);
+        return p.result();
+    }
+
+    /** Takes queued requests up to the batch size limit (always at least one). Caller holds the lock. */
+    private List<Pending> drain() {
+        List<Pending> batch = new ArrayList<>();
+        long bytes = 0;
+        while (!queue.isEmpty()) {
+            Pending next = queue.peek();
+            if (!batch.isEmpty() && bytes + next.size() > maxBatchBytes) {
+                break;
+            }
+            batch.add(queue.poll());
+            bytes += next.size();
+        }
+        return batch;
+    }
+
+    private void send(List<Pending> batch) {
+        InternalBatch.Builder entry = InternalBatch.newBuilder();
+        for (Pending p : batch) {
+            entry.addRequests(p.request());
+        }
+        raft.propose(entry.build().toByteArray()).whenComplete((bytes, err) -> {
+            complete(batch, bytes, err);
+            List<Pending> next;
+            synchronized (this) {
+                if (queue.isEmpty()) {
+                    inFlight--;
+                    return;
+                }
+                next = drain();
+            }
+            send(next);
+        });
+    }
+
+    private static void complete(List<Pending> batch, byte[] bytes, Throwable err) {
+        if (err == null) {
+            try {
+                InternalBatchResponse resp = InternalBatchResponse.parseFrom(bytes);
+                if (resp.getResponsesCount() != batch.size()) {
+                    err = new IllegalStateException("apply returned " + resp.getResponsesCount()
+                            + " results for " + batch.size() + " requests");
+                } else {
+                    for (int i = 0; i < batch.size(); i++) {
+                        batch.get(i).result().complete(resp.getResponses(i));
+                    }
+                    return;
+                }
+            } catch (InvalidProtocolBufferException | RuntimeException e) {
+                err = e;
+            }
+        }
+        for (Pending p : batch) {
+            p.result().completeExceptionally(err);
+        }
+    }
+}
