@@ -55,6 +55,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
     });
     private final Map<Long, CompletableFuture<Void>> physicalCompactions = new ConcurrentHashMap<>();
     private volatile long lastPhysicalCompaction = -1;
+    private final WatchHub watchHub;
     /** Set by {@link #close}: the compactor stops between batches and must not touch storage afterwards. */
     private volatile boolean closing;
 
@@ -63,6 +64,37 @@ public final class MvccStore implements AutoCloseable, KvReader {
         this.kv = storage.column(KV_COLUMN);
         this.meta = storage.column(META_COLUMN);
         restore();
+        this.watchHub = new WatchHub(this, currentRev);
+    }
+
+    /** Watchers of this store's changes. */
+    public WatchHub watchHub() {
+        return watchHub;
+    }
+
+    /**
+     * Every change with revision in [fromRev, toRev] to keys in the range (shape as in {@link #range}), in
+     * revision order, read from disk. Deletions carry the key and the deletion's revision.
+     */
+    List<Event> history(byte[] key, byte[] end, long fromRev, long toRev) {
+        List<Event> out = new ArrayList<>();
+        storage.scan(kv, Revision.startKey(fromRev), Revision.startKey(toRev + 1), (k, v) -> {
+            KeyValue rec = parse(v);
+            byte[] recKey = rec.getKey().toByteArray();
+            boolean match = end == null ? java.util.Arrays.equals(key, recKey)
+                    : java.util.Arrays.compareUnsigned(recKey, key) >= 0
+                    && (end.length == 0 || java.util.Arrays.compareUnsigned(recKey, end) < 0);
+            if (match) {
+                if (Revision.isTombstone(k)) {
+                    out.add(Event.newBuilder().setType(Event.EventType.DELETE)
+                            .setKv(rec.toBuilder().setModRevision(Revision.fromBytes(k).main())).build());
+                } else {
+                    out.add(Event.newBuilder().setType(Event.EventType.PUT).setKv(rec).build());
+                }
+            }
+            return true;
+        });
+        return out;
     }
 
     private void restore() {
@@ -253,6 +285,9 @@ public final class MvccStore implements AutoCloseable, KvReader {
         /** Makes the committed changes visible. Call after the batch is written. */
         public void publish() {
             currentRev = rev;
+            if (!events.isEmpty()) {
+                watchHub.notify(events, rev);
+            }
             if (compactTo >= 0) {
                 schedulePhysicalCompaction(compactTo, compactKeep);
             }
@@ -446,6 +481,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
      */
     @Override
     public void close() {
+        watchHub.close();
         closing = true;
         compactor.shutdownNow();
         try {

@@ -40,6 +40,10 @@ public final class EtcdConfig {
                     "Number of committed entries that trigger a snapshot (and allow Raft log truncation)."),
             new Flag("heartbeat-interval", "100", false, "Time (in milliseconds) of a heartbeat interval."),
             new Flag("election-timeout", "1000", false, "Time (in milliseconds) for an election to timeout."),
+            new Flag("experimental-watch-progress-notify-interval", "10m", false,
+                    "Interval of progress notifications to watchers that asked for them (Go duration, e.g. 10m, 5s)."),
+            new Flag("watch-progress-notify-interval", "", false,
+                    "etcd 3.6 name of --experimental-watch-progress-notify-interval; wins when set."),
             new Flag("log-level", "info", false, "Log level: debug, info, warn, error, panic or fatal."),
             new Flag("logger", "zap", false, "Accepted for compatibility; Keel always uses its own logger."),
             new Flag("log-outputs", "default", false, "Accepted for compatibility; logs go to stderr."),
@@ -155,6 +159,7 @@ public final class EtcdConfig {
             throw new ConfigException("couldn't find local name \"" + name() + "\" in the initial cluster configuration");
         }
         logLevel();
+        watchProgressNotifyIntervalMs();
         if (maxTxnOps() <= 0) {
             throw new ConfigException("--max-txn-ops must be positive");
         }
@@ -253,6 +258,44 @@ public final class EtcdConfig {
 
     public long electionTimeoutMs() {
         return longFlag("election-timeout");
+    }
+
+    /** Watch progress notification interval in milliseconds. */
+    public long watchProgressNotifyIntervalMs() {
+        String v = raw("watch-progress-notify-interval").trim();
+        String flag = "watch-progress-notify-interval";
+        if (v.isEmpty()) {
+            v = raw("experimental-watch-progress-notify-interval").trim();
+            flag = "experimental-watch-progress-notify-interval";
+        }
+        long ms = goDurationMs(flag, v);
+        if (ms <= 0) {
+            throw new ConfigException("--" + flag + " must be positive");
+        }
+        return ms;
+    }
+
+    /** Parses a Go duration such as "10m", "1h30m", "1.5s", "100ms" into milliseconds. */
+    static long goDurationMs(String flag, String v) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)").matcher(v);
+        double total = 0;
+        int pos = 0;
+        while (m.find() && m.start() == pos) {
+            double n = Double.parseDouble(m.group(1));
+            total += switch (m.group(2)) {
+                case "ns" -> n / 1e6;
+                case "us", "µs" -> n / 1e3;
+                case "ms" -> n;
+                case "s" -> n * 1e3;
+                case "m" -> n * 60e3;
+                default -> n * 3600e3;
+            };
+            pos = m.end();
+        }
+        if (pos == 0 || pos != v.length()) {
+            throw new ConfigException("invalid value \"" + v + "\" for flag --" + flag + ": invalid duration");
+        }
+        return (long) total;
     }
 
     /** The Quarkus/JBoss log level for etcd's --log-level. */

@@ -18,6 +18,7 @@ import dev.keel.proto.etcdserverpb.StatusResponse;
 import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.TxnResponse;
 import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.proto.internal.InternalResponse;
 import dev.keel.raft.RaftConfig;
 import dev.keel.raft.RaftNode;
@@ -57,6 +58,8 @@ public final class EtcdServer implements AutoCloseable {
     private final AtomicLong requestIds = new AtomicLong();
     private final Proposer proposer;
     private final ExecutorService readers;
+    private final ExecutorService watchSenders;
+    private final java.util.concurrent.ScheduledExecutorService timer;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
@@ -76,6 +79,16 @@ public final class EtcdServer implements AutoCloseable {
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         this.readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kv-reader");
+            t.setDaemon(true);
+            return t;
+        });
+        this.watchSenders = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "watch-sender");
+            t.setDaemon(true);
+            return t;
+        });
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "server-timer");
             t.setDaemon(true);
             return t;
         });
@@ -190,6 +203,24 @@ public final class EtcdServer implements AutoCloseable {
         return resp;
     }
 
+    // ---- Watch -------------------------------------------------------------------------------------------
+
+    /** Opens a watch stream whose responses go to {@code out}. */
+    public WatchSession newWatchSession(WatchSession.Output out) {
+        return new WatchSession(this, mvcc.watchHub(), out, watchSenders, timer,
+                config.watchProgressNotifyIntervalMs(), config.maxRequestBytes());
+    }
+
+    /** The key's value as of {@code rev}, or null if absent or compacted (for watch events' prev_kv). */
+    KeyValue previous(byte[] key, long rev) {
+        try {
+            var kvs = mvcc.range(key, null, rev, 1, false).kvs();
+            return kvs.isEmpty() ? null : kvs.get(0);
+        } catch (EtcdException e) {
+            return null;
+        }
+    }
+
     // ---- Maintenance / Cluster -----------------------------------------------------------------------------
 
     public StatusResponse status() {
@@ -233,6 +264,8 @@ public final class EtcdServer implements AutoCloseable {
             LOG.warn("closing raft failed", e);
         }
         readers.shutdownNow();
+        watchSenders.shutdownNow();
+        timer.shutdownNow();
         mvcc.close();
         storage.close();
     }

@@ -1,0 +1,276 @@
+package dev.keel.mvcc;
+
+import dev.keel.proto.mvccpb.Event;
+import dev.keel.proto.mvccpb.KeyValue;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Delivers the store's changes to watchers, in revision order, with no gap and no duplicate.
+ *
+ * <p>A watcher is <em>synced</em> when everything up to the last notified revision has been handed to it; new
+ * changes then go to it directly from the apply thread ({@link #notify}). Otherwise it is <em>unsynced</em>: a
+ * background loop reads the missing revisions from the store's history and hands them over, and moves the
+ * watcher to synced once it has caught up. A watcher whose consumer cannot keep up (its sink refuses a
+ * delivery) simply becomes unsynced again, so a slow consumer never blocks writes or other watchers.
+ *
+ * <p>Invariant: for every watcher, {@code nextRev} is the oldest revision not yet handed to its sink. Events are
+ * handed over only in whole revisions.
+ */
+public final class WatchHub implements AutoCloseable {
+
+    /** Where a watcher's events go. Called with the hub's lock held: implementations must not block. */
+    public interface Sink {
+        /** The watcher is registered; events after {@code rev} (or from its start revision) will follow. */
+        void created(long rev);
+
+        /**
+         * Takes the events of whole revisions (ascending), up to and including revision {@code rev}; an empty
+         * list is a progress notification. Returns false to refuse (consumer too far behind); they are offered
+         * again later from history.
+         */
+        boolean offer(List<Event> events, long rev);
+
+        /** The watcher needed history below the compaction revision; it has been removed. */
+        void compacted(long compactRev);
+    }
+
+    /** A registered watcher. */
+    public final class Watcher {
+        private final byte[] key;
+        private final byte[] end; // null: one key; empty: to the end; else [key, end)
+        private final Sink sink;
+        private long nextRev;
+        private boolean synced;
+        private boolean cancelled;
+
+        private Watcher(byte[] key, byte[] end, Sink sink) {
+            this.key = key;
+            this.end = end;
+            this.sink = sink;
+        }
+
+        boolean matches(byte[] k) {
+            if (end == null) {
+                return Arrays.equals(key, k);
+            }
+            return Arrays.compareUnsigned(k, key) >= 0 && (end.length == 0 || Arrays.compareUnsigned(k, end) < 0);
+        }
+    }
+
+    private static final Logger LOG = Logger.getLogger(WatchHub.class);
+    /** Most revisions read from history for one watcher in one pass. */
+    private static final long HISTORY_CHUNK = 10_000;
+
+    private final MvccStore store;
+    private final Object lock = new Object();
+    private final Set<Watcher> synced = new LinkedHashSet<>();
+    private final Set<Watcher> unsynced = new LinkedHashSet<>();
+    private long notifiedRev;
+    private final ScheduledExecutorService syncer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "watch-sync");
+        t.setDaemon(true);
+        return t;
+    });
+
+    WatchHub(MvccStore store, long currentRev) {
+        this.store = store;
+        this.notifiedRev = currentRev;
+        syncer.scheduleWithFixedDelay(this::syncSafely, 100, 100, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Registers a watcher on a range (shape as in {@link MvccStore#range}) from {@code startRev} (0: from the
+     * next change on). Calls {@link Sink#created} before anything else reaches the sink.
+     */
+    public Watcher watch(byte[] key, byte[] end, long startRev, Sink sink) {
+        Watcher w = new Watcher(key, end, sink);
+        synchronized (lock) {
+            sink.created(notifiedRev);
+            if (startRev <= 0 || startRev > notifiedRev) {
+                w.nextRev = Math.max(notifiedRev + 1, startRev);
+                w.synced = true;
+                synced.add(w);
+            } else {
+                w.nextRev = startRev;
+                unsynced.add(w);
+            }
+        }
+        if (!w.synced) {
+            syncer.execute(this::syncSafely);
+        }
+        return w;
+    }
+
+    public void cancel(Watcher w) {
+        synchronized (lock) {
+            w.cancelled = true;
+            synced.remove(w);
+            unsynced.remove(w);
+        }
+    }
+
+    /** Whether the watcher has been handed everything up to the newest revision. */
+    public boolean isSynced(Watcher w) {
+        synchronized (lock) {
+            return w.synced && w.nextRev > notifiedRev;
+        }
+    }
+
+    /**
+     * Sends a progress notification (no events, the newest revision) to every given watcher that is synced;
+     * returns false, sending nothing, if any of them is not.
+     */
+    public boolean progress(List<Watcher> watchers, Sink to) {
+        synchronized (lock) {
+            for (Watcher w : watchers) {
+                // unsynced, or waiting for a future start revision: no progress can be promised yet
+                if (!w.cancelled && (!w.synced || w.nextRev > notifiedRev + 1)) {
+                    return false;
+                }
+            }
+            return to.offer(List.of(), notifiedRev);
+        }
+    }
+
+    /** The newest revision handed to synced watchers. */
+    public long revision() {
+        synchronized (lock) {
+            return notifiedRev;
+        }
+    }
+
+    /** Called by the store on the apply thread once the changes up to {@code rev} are visible. */
+    void notify(List<Event> events, long rev) {
+        synchronized (lock) {
+            if (rev <= notifiedRev) {
+                return;
+            }
+            notifiedRev = rev;
+            if (synced.isEmpty()) {
+                return;
+            }
+            List<Watcher> fallen = null;
+            for (Watcher w : synced) {
+                List<Event> mine = select(w, events);
+                if (mine.isEmpty() || w.sink.offer(mine, rev)) {
+                    w.nextRev = rev + 1;
+                } else {
+                    // its consumer is behind: it catches up from history later, from the first refused revision
+                    w.nextRev = mine.get(0).getKv().getModRevision();
+                    if (fallen == null) {
+                        fallen = new ArrayList<>();
+                    }
+                    fallen.add(w);
+                }
+            }
+            if (fallen != null) {
+                for (Watcher w : fallen) {
+                    w.synced = false;
+                    synced.remove(w);
+                    unsynced.add(w);
+                }
+            }
+        }
+    }
+
+    private static List<Event> select(Watcher w, List<Event> events) {
+        List<Event> mine = null;
+        for (Event e : events) {
+            KeyValue kv = e.getKv();
+            if (kv.getModRevision() >= w.nextRev && w.matches(kv.getKey().toByteArray())) {
+                if (mine == null) {
+                    mine = new ArrayList<>();
+                }
+                mine.add(e);
+            }
+        }
+        return mine == null ? List.of() : mine;
+    }
+
+    private void syncSafely() {
+        try {
+            syncUnsynced();
+        } catch (RuntimeException e) {
+            LOG.error("watch catch-up failed; will retry", e);
+        }
+    }
+
+    /** One pass over the unsynced watchers: hand each the history it misses, move caught-up ones to synced. */
+    private void syncUnsynced() {
+        List<Watcher> todo;
+        long target;
+        synchronized (lock) {
+            if (unsynced.isEmpty()) {
+                return;
+            }
+            todo = new ArrayList<>(unsynced);
+            target = notifiedRev;
+        }
+        for (Watcher w : todo) {
+            long from;
+            synchronized (lock) {
+                if (w.cancelled) {
+                    continue;
+                }
+                from = w.nextRev;
+            }
+            long compactRev = store.compactRevision();
+            if (from < compactRev) {
+                compact(w, compactRev);
+                continue;
+            }
+            long to = Math.min(target, from + HISTORY_CHUNK - 1);
+            List<Event> events = from > to ? List.of() : store.history(w.key, w.end, from, to);
+            if (from < store.compactRevision()) {
+                compact(w, store.compactRevision()); // history may have been removed while we read it
+                continue;
+            }
+            synchronized (lock) {
+                if (w.cancelled || w.nextRev != from) {
+                    continue;
+                }
+                if (!events.isEmpty() && !w.sink.offer(events, to)) {
+                    continue; // still behind; try again next pass
+                }
+                w.nextRev = to + 1;
+                if (w.nextRev > notifiedRev) {
+                    w.synced = true;
+                    unsynced.remove(w);
+                    synced.add(w);
+                }
+            }
+        }
+    }
+
+    private void compact(Watcher w, long compactRev) {
+        synchronized (lock) {
+            if (w.cancelled) {
+                return;
+            }
+            w.cancelled = true;
+            unsynced.remove(w);
+            synced.remove(w);
+            w.sink.compacted(compactRev);
+        }
+    }
+
+    @Override
+    public void close() {
+        syncer.shutdownNow();
+        try {
+            // a history read may be running; the store must not close under it
+            syncer.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
