@@ -143,27 +143,34 @@ final class KeyIndex {
     }
 
     /**
+     * Where a compaction at {@code atRev} lands: the first generation not entirely at or before {@code atRev}
+     * (generations ending in a tombstone at or before it are pure history), and in it the index of the newest
+     * revision at or before {@code atRev} (-1 if none).
+     */
+    private int[] locate(long atRev) {
+        int genIdx = 0;
+        while (genIdx < generations.size() - 1 && generations.get(genIdx).last().main() <= atRev) {
+            genIdx++;
+        }
+        Generation g = generations.get(genIdx);
+        return new int[]{genIdx, g.isEmpty() ? -1 : g.indexAtOrBefore(atRev)};
+    }
+
+    /**
      * Drops history older than {@code atRev}, keeping the newest revision at or before it while the key is live
      * then. Adds the revisions that must stay on disk to {@code keep}.
      */
     synchronized void compact(long atRev, Set<Revision> keep) {
-        int genIdx = 0;
-        Generation g = generations.get(0);
-        // skip generations whose tombstone is at or before atRev: they are entirely history
-        while (genIdx < generations.size() - 1 && g.last().main() <= atRev) {
-            genIdx++;
-            g = generations.get(genIdx);
-        }
-        if (!g.isEmpty()) {
-            int n = g.indexAtOrBefore(atRev);
-            if (n >= 0) {
-                keep.add(g.revs.get(n));
-                g.revs.subList(0, n).clear();
-                if (g.revs.size() == 1 && genIdx != generations.size() - 1) {
-                    // the only survivor is the tombstone ending this generation: drop it too
-                    keep.remove(g.revs.get(0));
-                    genIdx++;
-                }
+        int[] at = locate(atRev);
+        int genIdx = at[0];
+        Generation g = generations.get(genIdx);
+        if (at[1] >= 0) {
+            keep.add(g.revs.get(at[1]));
+            g.revs.subList(0, at[1]).clear();
+            if (g.revs.size() == 1 && genIdx != generations.size() - 1) {
+                // the only survivor is the tombstone ending this generation: drop it too
+                keep.remove(g.revs.get(0));
+                genIdx++;
             }
         }
         generations.subList(0, genIdx).clear();
@@ -171,20 +178,11 @@ final class KeyIndex {
 
     /** Like {@link #compact} but only reports what would stay, changing nothing. */
     synchronized void keep(long atRev, Set<Revision> keep) {
-        int genIdx = 0;
-        Generation g = generations.get(0);
-        while (genIdx < generations.size() - 1 && g.last().main() <= atRev) {
-            genIdx++;
-            g = generations.get(genIdx);
-        }
-        if (!g.isEmpty()) {
-            int n = g.indexAtOrBefore(atRev);
-            if (n >= 0) {
-                boolean onlyTombstone = n == g.revs.size() - 1 && genIdx != generations.size() - 1;
-                if (!onlyTombstone) {
-                    keep.add(g.revs.get(n));
-                }
-            }
+        int[] at = locate(atRev);
+        Generation g = generations.get(at[0]);
+        boolean onlyTombstone = at[1] == g.revs.size() - 1 && at[0] != generations.size() - 1;
+        if (at[1] >= 0 && !onlyTombstone) {
+            keep.add(g.revs.get(at[1]));
         }
     }
 
