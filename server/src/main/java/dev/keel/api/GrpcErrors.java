@@ -5,9 +5,11 @@ import dev.keel.errors.EtcdException;
 import dev.keel.raft.RaftException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import org.jboss.logging.Logger;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -65,6 +67,15 @@ final class GrpcErrors {
                 observer.onCompleted();
             }
         });
+    }
+
+    /** A future that completes when the client cancels the call or its deadline passes. */
+    static CompletableFuture<Void> cancellation(StreamObserver<?> observer) {
+        CompletableFuture<Void> cancelled = new CompletableFuture<>();
+        if (observer instanceof ServerCallStreamObserver<?> call) {
+            call.setOnCancelHandler(() -> cancelled.complete(null));
+        }
+        return cancelled;
     }
 
     /** Completes a unary call with a value computed now. */

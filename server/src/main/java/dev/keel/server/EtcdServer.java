@@ -57,6 +57,8 @@ public final class EtcdServer implements AutoCloseable {
     private final RaftNode raft;
     private final AtomicLong requestIds = new AtomicLong();
     private final Proposer proposer;
+    private final Locks locks;
+    private final Elections elections;
     private final ExecutorService readers;
     private final ExecutorService watchSenders;
     private final java.util.concurrent.ScheduledExecutorService timer;
@@ -87,6 +89,9 @@ public final class EtcdServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        Coordination coordination = new Coordination(this);
+        this.locks = new Locks(coordination);
+        this.elections = new Elections(coordination, this);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "server-timer");
             t.setDaemon(true);
@@ -201,6 +206,31 @@ public final class EtcdServer implements AutoCloseable {
             throw new CompletionException(new EtcdException(resp.getErrorCode(), resp.getErrorMessage()));
         }
         return resp;
+    }
+
+    // ---- Lock / Election ---------------------------------------------------------------------------------
+
+    public Locks locks() {
+        return locks;
+    }
+
+    public Elections elections() {
+        return elections;
+    }
+
+    /**
+     * The lease a Lock/Campaign call holds its key with: the caller's, or (lease 0) a new one with etcd's
+     * session TTL of 60 s.
+     */
+    public CompletableFuture<Long> sessionLease(long lease) {
+        if (lease != 0) {
+            return CompletableFuture.completedFuture(lease);
+        }
+        return CompletableFuture.failedFuture(EtcdError.LEASE_NOT_FOUND.exception()); // granted once leases exist
+    }
+
+    public dev.keel.mvcc.WatchHub watchHub() {
+        return mvcc.watchHub();
     }
 
     // ---- Watch -------------------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+package dev.keel.api;
+
+import dev.keel.Main;
+import dev.keel.proto.v3electionpb.CampaignRequest;
+import dev.keel.proto.v3electionpb.CampaignResponse;
+import dev.keel.proto.v3electionpb.ElectionGrpc;
+import dev.keel.proto.v3electionpb.LeaderRequest;
+import dev.keel.proto.v3electionpb.LeaderResponse;
+import dev.keel.proto.v3electionpb.ProclaimRequest;
+import dev.keel.proto.v3electionpb.ProclaimResponse;
+import dev.keel.proto.v3electionpb.ResignRequest;
+import dev.keel.proto.v3electionpb.ResignResponse;
+import dev.keel.server.EtcdServer;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+
+/** v3electionpb.Election over gRPC. */
+@GrpcService
+public class ElectionService extends ElectionGrpc.ElectionImplBase {
+
+    @Override
+    public void campaign(CampaignRequest request, StreamObserver<CampaignResponse> observer) {
+        EtcdServer s = Main.server();
+        var cancelled = GrpcErrors.cancellation(observer);
+        GrpcErrors.reply(() -> s.sessionLease(request.getLease())
+                .thenCompose(lease -> s.elections().campaign(request, lease, cancelled)), observer);
+    }
+
+    @Override
+    public void proclaim(ProclaimRequest request, StreamObserver<ProclaimResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().elections().proclaim(request), observer);
+    }
+
+    @Override
+    public void leader(LeaderRequest request, StreamObserver<LeaderResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().elections().leader(request), observer);
+    }
+
+    @Override
+    public void observe(LeaderRequest request, StreamObserver<LeaderResponse> observer) {
+        var cancelled = GrpcErrors.cancellation(observer);
+        Main.server().elections().observe(request, response -> {
+            synchronized (observer) {
+                if (!cancelled.isDone()) {
+                    observer.onNext(response);
+                }
+            }
+        }, cancelled);
+    }
+
+    @Override
+    public void resign(ResignRequest request, StreamObserver<ResignResponse> observer) {
+        GrpcErrors.reply(() -> Main.server().elections().resign(request), observer);
+    }
+}
