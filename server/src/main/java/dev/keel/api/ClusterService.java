@@ -14,9 +14,11 @@ public class ClusterService extends ClusterGrpc.ClusterImplBase {
 
     @Override
     public void memberList(MemberListRequest request, StreamObserver<MemberListResponse> observer) {
-        GrpcErrors.replyNow(() -> {
-            EtcdServer s = Main.server();
-            return MemberListResponse.newBuilder().setHeader(s.header(0)).addAllMembers(s.members()).build();
-        }, observer);
+        GrpcErrors.replyNow(() -> memberList(Main.server()), observer);
+    }
+
+    /** The answer to MemberList, over gRPC and the JSON gateway. */
+    static MemberListResponse memberList(EtcdServer s) {
+        return MemberListResponse.newBuilder().setHeader(s.header(0)).addAllMembers(s.members()).build();
     }
 }

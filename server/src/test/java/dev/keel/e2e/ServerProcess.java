@@ -44,6 +44,7 @@ public final class ServerProcess implements AutoCloseable {
     private final int clientPort;
     private final int peerPort;
     private final List<String> extraFlags;
+    private boolean awaitLeader = true;
     private Process process;
 
     private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
@@ -58,6 +59,19 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a single-member cluster in {@code dataDir} and waits until it serves. */
     public static ServerProcess start(Path dataDir, String... extraFlags) throws Exception {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.launch();
+        return p;
+    }
+
+    /**
+     * Starts a member of a two-member cluster whose other member never comes up, and waits until it listens: it
+     * serves, but never has a leader (no quorum).
+     */
+    public static ServerProcess startWithoutQuorum(Path dataDir) throws Exception {
+        List<String> flags = new ArrayList<>();
+        ServerProcess p = new ServerProcess(dataDir, "m1", flags);
+        flags.add("--initial-cluster=m1=" + p.peerUrl() + ",m2=http://127.0.0.1:" + freePort());
+        p.awaitLeader = false;
         p.launch();
         return p;
     }
@@ -133,7 +147,8 @@ public final class ServerProcess implements AutoCloseable {
             }
             String ready = isReferenceEtcd() ? "ready to serve client requests" : "started in";
             String text = logText();
-            if (text.length() > logStart && text.substring(logStart).contains(ready) && portOpen() && hasLeader()) {
+            if (text.length() > logStart && text.substring(logStart).contains(ready) && portOpen()
+                    && (!awaitLeader || hasLeader())) {
                 return;
             }
             Thread.sleep(100);

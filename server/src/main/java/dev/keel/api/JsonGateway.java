@@ -1,0 +1,328 @@
+package dev.keel.api;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import com.google.protobuf.util.JsonFormat;
+import dev.keel.Main;
+import dev.keel.errors.EtcdError;
+import dev.keel.proto.etcdserverpb.CompactionRequest;
+import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.MemberListRequest;
+import dev.keel.proto.etcdserverpb.PutRequest;
+import dev.keel.proto.etcdserverpb.RangeRequest;
+import dev.keel.proto.etcdserverpb.StatusRequest;
+import dev.keel.proto.etcdserverpb.TxnRequest;
+import io.grpc.StatusRuntimeException;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.eclipse.microprofile.config.ConfigProvider;
+
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+
+/**
+ * etcd's gRPC gateway (grpc-gateway v2 as etcd 3.6 configures it) on the client port: {@code POST /v3/<service>/<method>}
+ * with the request message as JSON, answered with the response message as JSON. The mapping is protobuf's JSON
+ * mapping with the .proto field names ({@code create_revision}, {@code dbSize}), int64/uint64 as strings, bytes as
+ * base64, enums by name (names or numbers accepted), default values omitted and unknown fields ignored. An empty
+ * body is the empty request. {@code /v3beta/...} is served as {@code /v3/...}, as etcd does.
+ *
+ * <p>Failures answer with the HTTP status grpc-gateway maps the gRPC code to and the google.rpc.Status as JSON,
+ * {@code {"code":3,"message":"etcdserver: key is not provided"}} (etcd 3.4's gateway, grpc-gateway v1, also sent an
+ * {@code "error"} field; 3.6 does not). A body that is not JSON of the request is code 3 (InvalidArgument), 400.
+ *
+ * <p>Every method calls the same {@link dev.keel.server.EtcdServer} methods as the gRPC services. gRPC shares the
+ * port but never reaches these routes: its requests go to {@code /etcdserverpb.KV/Range} and the like.
+ */
+@ApplicationScoped
+public class JsonGateway {
+
+    /** What grpc-go says when a request is over the server's receive limit (etcd's gateway goes through gRPC). */
+    private static final String TOO_LARGE = "grpc: received message larger than max (%d vs. %d)";
+
+    private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
+    private static final JsonFormat.Printer PRINTER = JsonFormat.printer()
+            .preservingProtoFieldNames()
+            .omittingInsignificantWhitespace();
+
+    /** A gateway method: the request's type and the server call answering it. */
+    private record Rpc<Q extends Message>(Q prototype, Function<Q, CompletionStage<? extends Message>> call) {
+    }
+
+    /** The methods served, by path. */
+    private static final Map<String, Rpc<?>> RPCS = new LinkedHashMap<>();
+
+    /**
+     * The rest of etcd's gateway paths (etcd 3.6 rpc.proto, v3lock, v3election) with the gRPC method behind each:
+     * they answer as the gRPC call does, UNIMPLEMENTED. Move a path to {@link #RPCS} when its service lands.
+     */
+    private static final Map<String, String> NOT_YET = new LinkedHashMap<>();
+
+    static {
+        rpc("/v3/kv/range", RangeRequest.getDefaultInstance(), r -> Main.server().range(r));
+        rpc("/v3/kv/put", PutRequest.getDefaultInstance(), r -> Main.server().put(r));
+        rpc("/v3/kv/deleterange", DeleteRangeRequest.getDefaultInstance(), r -> Main.server().deleteRange(r));
+        rpc("/v3/kv/txn", TxnRequest.getDefaultInstance(), r -> Main.server().txn(r));
+        rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), r -> Main.server().compact(r));
+        rpc("/v3/cluster/member/list", MemberListRequest.getDefaultInstance(),
+                r -> CompletableFuture.completedFuture(ClusterService.memberList(Main.server())));
+        rpc("/v3/maintenance/status", StatusRequest.getDefaultInstance(),
+                r -> CompletableFuture.completedFuture(Main.server().status()));
+
+        String[][] notYet = {
+                {"/v3/watch", "etcdserverpb.Watch/Watch"},
+                {"/v3/lease/grant", "etcdserverpb.Lease/LeaseGrant"},
+                {"/v3/lease/revoke", "etcdserverpb.Lease/LeaseRevoke"},
+                {"/v3/kv/lease/revoke", "etcdserverpb.Lease/LeaseRevoke"},
+                {"/v3/lease/keepalive", "etcdserverpb.Lease/LeaseKeepAlive"},
+                {"/v3/lease/timetolive", "etcdserverpb.Lease/LeaseTimeToLive"},
+                {"/v3/kv/lease/timetolive", "etcdserverpb.Lease/LeaseTimeToLive"},
+                {"/v3/lease/leases", "etcdserverpb.Lease/LeaseLeases"},
+                {"/v3/kv/lease/leases", "etcdserverpb.Lease/LeaseLeases"},
+                {"/v3/cluster/member/add", "etcdserverpb.Cluster/MemberAdd"},
+                {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
+                {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
+                {"/v3/cluster/member/promote", "etcdserverpb.Cluster/MemberPromote"},
+                {"/v3/maintenance/alarm", "etcdserverpb.Maintenance/Alarm"},
+                {"/v3/maintenance/defragment", "etcdserverpb.Maintenance/Defragment"},
+                {"/v3/maintenance/hash", "etcdserverpb.Maintenance/Hash"},
+                {"/v3/maintenance/hashkv", "etcdserverpb.Maintenance/HashKV"},
+                {"/v3/maintenance/snapshot", "etcdserverpb.Maintenance/Snapshot"},
+                {"/v3/maintenance/transfer-leadership", "etcdserverpb.Maintenance/MoveLeader"},
+                {"/v3/maintenance/downgrade", "etcdserverpb.Maintenance/Downgrade"},
+                {"/v3/auth/enable", "etcdserverpb.Auth/AuthEnable"},
+                {"/v3/auth/disable", "etcdserverpb.Auth/AuthDisable"},
+                {"/v3/auth/status", "etcdserverpb.Auth/AuthStatus"},
+                {"/v3/auth/authenticate", "etcdserverpb.Auth/Authenticate"},
+                {"/v3/auth/user/add", "etcdserverpb.Auth/UserAdd"},
+                {"/v3/auth/user/get", "etcdserverpb.Auth/UserGet"},
+                {"/v3/auth/user/list", "etcdserverpb.Auth/UserList"},
+                {"/v3/auth/user/delete", "etcdserverpb.Auth/UserDelete"},
+                {"/v3/auth/user/changepw", "etcdserverpb.Auth/UserChangePassword"},
+                {"/v3/auth/user/grant", "etcdserverpb.Auth/UserGrantRole"},
+                {"/v3/auth/user/revoke", "etcdserverpb.Auth/UserRevokeRole"},
+                {"/v3/auth/role/add", "etcdserverpb.Auth/RoleAdd"},
+                {"/v3/auth/role/get", "etcdserverpb.Auth/RoleGet"},
+                {"/v3/auth/role/list", "etcdserverpb.Auth/RoleList"},
+                {"/v3/auth/role/delete", "etcdserverpb.Auth/RoleDelete"},
+                {"/v3/auth/role/grant", "etcdserverpb.Auth/RoleGrantPermission"},
+                {"/v3/auth/role/revoke", "etcdserverpb.Auth/RoleRevokePermission"},
+                {"/v3/lock/lock", "v3lockpb.Lock/Lock"},
+                {"/v3/lock/unlock", "v3lockpb.Lock/Unlock"},
+                {"/v3/election/campaign", "v3electionpb.Election/Campaign"},
+                {"/v3/election/proclaim", "v3electionpb.Election/Proclaim"},
+                {"/v3/election/leader", "v3electionpb.Election/Leader"},
+                {"/v3/election/observe", "v3electionpb.Election/Observe"},
+                {"/v3/election/resign", "v3electionpb.Election/Resign"},
+        };
+        for (String[] p : notYet) {
+            NOT_YET.put(p[0], p[1]);
+        }
+    }
+
+    private static <Q extends Message> void rpc(String path, Q prototype,
+                                                Function<Q, CompletionStage<? extends Message>> call) {
+        RPCS.put(path, new Rpc<>(prototype, call));
+    }
+
+    void routes(@Observes Router router) {
+        long maxMessage = maxInboundMessageBytes();
+        // JSON is larger than the message it encodes (base64 is 4/3 of the bytes); beyond this the body is not
+        // read at all and the answer is the same as for a message over the limit.
+        long maxBody = 4 * maxMessage + 64 * 1024;
+
+        // etcd's access controller answers OPTIONS (CORS preflight) on every HTTP path before routing.
+        router.route().method(HttpMethod.OPTIONS).handler(ctx -> Http.cors(ctx.response()).setStatusCode(200).end());
+
+        for (String prefix : new String[]{"/v3/", "/v3beta/"}) {
+            RPCS.forEach((path, rpc) -> router.post(prefix + path.substring("/v3/".length()))
+                    .handler(BodyHandler.create(false).setBodyLimit(maxBody))
+                    .handler(ctx -> serve(ctx, rpc, maxMessage))
+                    .failureHandler(ctx -> failed(ctx, maxMessage)));
+            router.route(prefix + "*").handler(this::unrouted);
+        }
+    }
+
+    /** The limit gRPC applies to a request on this port (Main sets it from --max-request-bytes). */
+    private static long maxInboundMessageBytes() {
+        return ConfigProvider.getConfig()
+                .getOptionalValue("quarkus.grpc.server.max-inbound-message-size", Long.class)
+                .orElse(2L * 1024 * 1024);
+    }
+
+    private static <Q extends Message> void serve(RoutingContext ctx, Rpc<Q> rpc, long maxMessage) {
+        Q request;
+        try {
+            request = parse(ctx.body().buffer(), rpc.prototype());
+        } catch (InvalidProtocolBufferException | RuntimeException e) {
+            writeError(ctx.response(), EtcdError.Codes.INVALID_ARGUMENT, decodeError(e), false);
+            return;
+        }
+        int size = request.getSerializedSize();
+        if (size > maxMessage) {
+            writeError(ctx.response(), EtcdError.Codes.RESOURCE_EXHAUSTED,
+                    String.format(TOO_LARGE, size, maxMessage), true);
+            return;
+        }
+        CompletionStage<? extends Message> answer;
+        try {
+            answer = rpc.call().apply(request);
+        } catch (RuntimeException e) {
+            writeFailure(ctx.response(), e);
+            return;
+        }
+        answer.whenComplete((response, err) -> {
+            if (err != null) {
+                writeFailure(ctx.response(), err);
+            } else {
+                writeMessage(ctx.response(), response);
+            }
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <Q extends Message> Q parse(Buffer body, Q prototype) throws InvalidProtocolBufferException {
+        String json = body == null ? "" : body.toString(StandardCharsets.UTF_8);
+        if (json.isBlank()) {
+            return prototype; // grpc-gateway takes an empty body (EOF) as the empty request
+        }
+        Message.Builder b = prototype.newBuilderForType();
+        PARSER.merge(json, b);
+        return (Q) b.build();
+    }
+
+    /**
+     * Why a body is not the request, without Java class names. A body that ends early is Go's "unexpected EOF",
+     * as etcd says; other texts are the JSON parser's own.
+     */
+    static String decodeError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.io.EOFException) {
+                return "unexpected EOF";
+            }
+        }
+        String m = String.valueOf(e.getMessage());
+        if (m.startsWith("java.io.EOFException")) {
+            return "unexpected EOF";
+        }
+        return m.replaceFirst("^([a-zA-Z_$][\\w$]*\\.)+[\\w$]*(Exception|Error): ", "");
+    }
+
+    /** The body handler's failures: a body over its limit, or one that could not be read. */
+    private static void failed(RoutingContext ctx, long maxMessage) {
+        if (ctx.statusCode() == 413) {
+            long length = -1;
+            try {
+                length = Long.parseLong(ctx.request().getHeader("Content-Length"));
+            } catch (NumberFormatException e) {
+                // chunked: the size is not known
+            }
+            writeError(ctx.response(), EtcdError.Codes.RESOURCE_EXHAUSTED,
+                    length >= 0 ? String.format(TOO_LARGE, length, maxMessage)
+                            : "grpc: received message larger than max", true);
+        } else if (ctx.failure() != null) {
+            writeFailure(ctx.response(), ctx.failure());
+        } else {
+            writeError(ctx.response(), EtcdError.Codes.INVALID_ARGUMENT, "cannot read request body", false);
+        }
+    }
+
+    /**
+     * Everything else under /v3/: grpc-gateway's routing errors. A gateway path with another method than POST is
+     * 405 turned into code 12 (Unimplemented, 501); a path it does not know is code 5 (NotFound, 404).
+     */
+    private void unrouted(RoutingContext ctx) {
+        String path = ctx.request().path();
+        if (path.startsWith("/v3beta/")) {
+            path = "/v3/" + path.substring("/v3beta/".length());
+        }
+        boolean known = RPCS.containsKey(path) || NOT_YET.containsKey(path);
+        if (known && ctx.request().method() != HttpMethod.POST) {
+            writeError(ctx.response(), EtcdError.Codes.UNIMPLEMENTED, "Method Not Allowed", false);
+        } else if (NOT_YET.containsKey(path)) {
+            writeError(ctx.response(), EtcdError.Codes.UNIMPLEMENTED,
+                    "Method " + NOT_YET.get(path) + " is unimplemented", true);
+        } else {
+            writeError(ctx.response(), EtcdError.Codes.NOT_FOUND, "Not Found", false);
+        }
+    }
+
+    private static void writeMessage(HttpServerResponse r, Message m) {
+        String json;
+        try {
+            json = PRINTER.print(m);
+        } catch (InvalidProtocolBufferException | RuntimeException e) {
+            writeFailure(r, e);
+            return;
+        }
+        if (r.ended() || r.closed()) {
+            return;
+        }
+        Http.cors(r).setStatusCode(200)
+                .putHeader("Content-Type", Http.JSON)
+                .putHeader("Grpc-Metadata-Content-Type", "application/grpc")
+                .end(json);
+    }
+
+    private static void writeFailure(HttpServerResponse r, Throwable t) {
+        StatusRuntimeException s = GrpcErrors.toStatus(t);
+        String message = s.getStatus().getDescription();
+        writeError(r, s.getStatus().getCode().value(), message == null ? "" : message, true);
+    }
+
+    /**
+     * grpc-gateway's DefaultHTTPErrorHandler: the status as JSON with the mapped HTTP status. {@code fromCall}:
+     * the error came back from the gRPC call, whose header metadata grpc-gateway forwards.
+     */
+    static void writeError(HttpServerResponse r, int code, String message, boolean fromCall) {
+        if (r.ended() || r.closed()) {
+            return;
+        }
+        Http.cors(r).setStatusCode(httpStatus(code)).putHeader("Content-Type", Http.JSON);
+        if (fromCall) {
+            r.putHeader("Grpc-Metadata-Content-Type", "application/grpc");
+        }
+        if (code == EtcdError.Codes.UNAUTHENTICATED) {
+            r.putHeader("WWW-Authenticate", message);
+        }
+        StringBuilder body = new StringBuilder("{\"code\":").append(code);
+        if (!message.isEmpty()) {
+            body.append(",\"message\":").append(Http.protoQuote(message));
+        }
+        r.end(body.append('}').toString());
+    }
+
+    /** grpc-gateway's HTTPStatusFromCode. */
+    static int httpStatus(int grpcCode) {
+        return switch (grpcCode) {
+            case 0 -> 200;             // OK
+            case 1 -> 499;             // Canceled
+            case 2 -> 500;             // Unknown
+            case 3 -> 400;             // InvalidArgument
+            case 4 -> 504;             // DeadlineExceeded
+            case 5 -> 404;             // NotFound
+            case 6 -> 409;             // AlreadyExists
+            case 7 -> 403;             // PermissionDenied
+            case 8 -> 429;             // ResourceExhausted
+            case 9 -> 400;             // FailedPrecondition (deliberately not 412)
+            case 10 -> 409;            // Aborted
+            case 11 -> 400;            // OutOfRange
+            case 12 -> 501;            // Unimplemented
+            case 13 -> 500;            // Internal
+            case 14 -> 503;            // Unavailable
+            case 15 -> 500;            // DataLoss
+            case 16 -> 401;            // Unauthenticated
+            default -> 500;
+        };
+    }
+}
