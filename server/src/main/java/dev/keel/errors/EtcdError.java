@@ -21,6 +21,7 @@ public enum EtcdError {
     REQUEST_TOO_LARGE(Codes.INVALID_ARGUMENT, "etcdserver: request is too large"),
     NO_LEADER(Codes.UNAVAILABLE, "etcdserver: no leader"),
     NOT_LEADER(Codes.FAILED_PRECONDITION, "etcdserver: not leader"),
+    LEADER_CHANGED(Codes.UNAVAILABLE, "etcdserver: leader changed"),
     TIMEOUT(Codes.UNAVAILABLE, "etcdserver: request timed out"),
     STOPPED(Codes.UNAVAILABLE, "etcdserver: server stopped"),
     NOT_CAPABLE(Codes.FAILED_PRECONDITION, "etcdserver: not capable"),

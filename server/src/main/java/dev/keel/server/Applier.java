@@ -3,6 +3,7 @@ package dev.keel.server;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
+import dev.keel.lease.Lessor;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.internal.InternalBatch;
@@ -29,14 +30,18 @@ final class Applier implements StateMachineApplier {
     private final Storage.Column meta;
     private final MvccStore mvcc;
     private final KvApplier kv;
+    private final Lessor lessor;
+    private final LeaseApplier leases;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
-    Applier(Storage storage, MvccStore mvcc, KvApplier kv) {
+    Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor) {
         this.storage = storage;
         this.meta = storage.column(MvccStore.META_COLUMN);
         this.mvcc = mvcc;
         this.kv = kv;
+        this.lessor = lessor;
+        this.leases = new LeaseApplier(lessor);
         byte[] b = storage.get(meta, APPLIED);
         if (b != null) {
             ByteBuffer bb = ByteBuffer.wrap(b);
@@ -74,6 +79,7 @@ final class Applier implements StateMachineApplier {
         }
         try (Storage.Batch rows = storage.newBatch()) {
             writer.commit(rows);
+            lessor.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             storage.write(rows);
         }
@@ -86,8 +92,10 @@ final class Applier implements StateMachineApplier {
     private InternalResponse applyOne(long index, InternalRequest req, MvccStore.Writer writer) {
         MvccStore.WriteTxn txn = writer.begin();
         InternalResponse.Builder resp = InternalResponse.newBuilder();
+        int seen = writer.events().size();
         try {
             dispatch(req, txn, resp);
+            leases.track(writer.events(), seen); // keys written or deleted move to / leave their leases
         } catch (EtcdException e) {
             if (txn.changes() != 0) {
                 // The in-memory index already holds changes that will never reach disk. Appliers must detect
@@ -108,6 +116,9 @@ final class Applier implements StateMachineApplier {
             case DELETE_RANGE -> resp.setDeleteRange(kv.deleteRange(txn, req.getDeleteRange()));
             case TXN -> resp.setTxn(kv.txn(txn, req.getTxn()));
             case COMPACTION -> resp.setCompaction(kv.compact(txn, req.getCompaction()));
+            case LEASE_GRANT -> resp.setLeaseGrant(leases.grant(txn, req.getLeaseGrant()));
+            case LEASE_REVOKE -> resp.setLeaseRevoke(leases.revoke(txn, req.getLeaseRevoke()));
+            case LEASE_CHECKPOINT -> resp.setLeaseCheckpoint(leases.checkpoint(txn, req.getLeaseCheckpoint()));
             default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
                     "etcdserver: unsupported request " + req.getRequestCase());
         }

@@ -44,6 +44,12 @@ public final class EtcdConfig {
                     "Interval of progress notifications to watchers that asked for them (Go duration, e.g. 10m, 5s)."),
             new Flag("watch-progress-notify-interval", "", false,
                     "etcd 3.6 name of --experimental-watch-progress-notify-interval; wins when set."),
+            new Flag("feature-gates", "", false,
+                    "Comma-separated key=true|false pairs of feature gates, e.g. LeaseCheckpoint=true."),
+            new Flag("experimental-enable-lease-checkpoint", "false", true,
+                    "Deprecated: use --feature-gates=LeaseCheckpoint=true. Leader checkpoints remaining lease TTLs."),
+            new Flag("experimental-enable-lease-checkpoint-persist", "false", true,
+                    "Deprecated: use --feature-gates=LeaseCheckpointPersist=true. Checkpoints are always persisted."),
             new Flag("log-level", "info", false, "Log level: debug, info, warn, error, panic or fatal."),
             new Flag("logger", "zap", false, "Accepted for compatibility; Keel always uses its own logger."),
             new Flag("log-outputs", "default", false, "Accepted for compatibility; logs go to stderr."),
@@ -170,6 +176,80 @@ public final class EtcdConfig {
             throw new ConfigException("--election-timeout[" + electionTimeoutMs()
                     + "ms] should be at least as 5 times as --heartbeat-interval[" + heartbeatIntervalMs() + "ms]");
         }
+        featureGates();
+    }
+
+    /** etcd 3.6's server feature gates and their defaults. */
+    private static final Map<String, Boolean> FEATURE_GATE_DEFAULTS = Map.of(
+            "StopGRPCServiceOnDefrag", false,
+            "InitialCorruptCheck", false,
+            "CompactHashCheck", false,
+            "TxnModeWriteWithSharedBuffer", true,
+            "LeaseCheckpoint", false,
+            "LeaseCheckpointPersist", false,
+            "SetMemberLocalAddr", false);
+
+    /** Deprecated experimental flags that set a feature gate (those Keel knows so far). */
+    private static final Map<String, String> EXPERIMENTAL_FLAG_GATES = Map.of(
+            "experimental-enable-lease-checkpoint", "LeaseCheckpoint",
+            "experimental-enable-lease-checkpoint-persist", "LeaseCheckpointPersist");
+
+    /**
+     * The feature gates as etcd 3.6 resolves them: defaults, then --feature-gates, then the deprecated experimental
+     * flags (an experimental flag and the gate it maps to may not both be given).
+     */
+    public Map<String, Boolean> featureGates() {
+        Map<String, Boolean> gates = new LinkedHashMap<>(FEATURE_GATE_DEFAULTS);
+        String spec = raw("feature-gates");
+        for (String part : spec.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int eq = p.indexOf('=');
+            if (eq < 0) {
+                throw new ConfigException("invalid value \"" + spec + "\" for flag --feature-gates: missing bool value for "
+                        + p);
+            }
+            String k = p.substring(0, eq).trim();
+            String v = p.substring(eq + 1).trim();
+            if (!gates.containsKey(k)) {
+                throw new ConfigException("invalid value \"" + spec + "\" for flag --feature-gates: unrecognized feature "
+                        + "gate: " + k);
+            }
+            Boolean b = switch (v) {
+                case "1", "t", "T", "true", "TRUE", "True" -> true;
+                case "0", "f", "F", "false", "FALSE", "False" -> false;
+                default -> null;
+            };
+            if (b == null) {
+                throw new ConfigException("invalid value \"" + spec + "\" for flag --feature-gates: invalid value of "
+                        + k + "=" + v);
+            }
+            gates.put(k, b);
+        }
+        for (Map.Entry<String, String> e : EXPERIMENTAL_FLAG_GATES.entrySet()) {
+            if (!values.containsKey(e.getKey())) {
+                continue;
+            }
+            boolean on = boolFlag(e.getKey());
+            if (spec.contains(e.getValue())) {
+                throw new ConfigException("cannot specify both flags: --" + e.getKey() + "=" + on + " and --feature-gates="
+                        + e.getValue() + "=" + gates.get(e.getValue()) + " at the same time, please just use "
+                        + "--feature-gates=" + e.getValue() + "=" + gates.get(e.getValue()));
+            }
+            gates.put(e.getValue(), on);
+        }
+        if (gates.get("LeaseCheckpointPersist") && !gates.get("LeaseCheckpoint")) {
+            throw new ConfigException("enabling feature gate LeaseCheckpointPersist requires enabling feature gate "
+                    + "LeaseCheckpoint");
+        }
+        return gates;
+    }
+
+    /** Whether the leader checkpoints remaining lease TTLs through the log (feature gate LeaseCheckpoint). */
+    public boolean leaseCheckpoint() {
+        return featureGates().get("LeaseCheckpoint");
     }
 
     public String name() {

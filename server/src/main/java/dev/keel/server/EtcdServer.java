@@ -2,12 +2,22 @@ package dev.keel.server;
 
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
+import dev.keel.lease.Lessor;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.etcdserverpb.CompactionRequest;
 import dev.keel.proto.etcdserverpb.CompactionResponse;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
 import dev.keel.proto.etcdserverpb.DeleteRangeResponse;
+import dev.keel.proto.etcdserverpb.LeaseGrantRequest;
+import dev.keel.proto.etcdserverpb.LeaseGrantResponse;
+import dev.keel.proto.etcdserverpb.LeaseKeepAliveResponse;
+import dev.keel.proto.etcdserverpb.LeaseLeasesResponse;
+import dev.keel.proto.etcdserverpb.LeaseRevokeRequest;
+import dev.keel.proto.etcdserverpb.LeaseRevokeResponse;
+import dev.keel.proto.etcdserverpb.LeaseStatus;
+import dev.keel.proto.etcdserverpb.LeaseTimeToLiveRequest;
+import dev.keel.proto.etcdserverpb.LeaseTimeToLiveResponse;
 import dev.keel.proto.etcdserverpb.Member;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.PutResponse;
@@ -62,15 +72,21 @@ public final class EtcdServer implements AutoCloseable {
     private final ExecutorService readers;
     private final ExecutorService watchSenders;
     private final java.util.concurrent.ScheduledExecutorService timer;
+    private final Lessor lessor;
+    private final Leases leases;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
         this.identity = MemberIdentity.loadOrCreate(config);
-        this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), MvccStore.COLUMNS);
+        List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
+        columns.addAll(Lessor.COLUMNS);
+        this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), columns);
         this.mvcc = new MvccStore(storage);
-        this.kv = new KvApplier(lease -> false); // no leases exist until the Lease service lands
+        this.lessor = new Lessor(storage, Leases.lessorConfig(config), System::nanoTime);
+        Leases.restoreAttachments(mvcc, lessor);
+        this.kv = new KvApplier(lessor::exists);
         this.validator = new RequestValidator(config.maxTxnOps());
-        Applier applier = new Applier(storage, mvcc, kv);
+        Applier applier = new Applier(storage, mvcc, kv, lessor);
         Map<String, String> peers = new LinkedHashMap<>();
         identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
@@ -78,6 +94,7 @@ public final class EtcdServer implements AutoCloseable {
                 config.snapshotCount());
         this.raft = new RatisRaftNode(rc, applier);
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
+        this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         this.readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kv-reader");
@@ -104,6 +121,7 @@ public final class EtcdServer implements AutoCloseable {
         EtcdServer s = new EtcdServer(config);
         try {
             s.raft.start();
+            s.leases.start();
         } catch (Exception e) {
             s.close();
             throw e;
@@ -226,8 +244,12 @@ public final class EtcdServer implements AutoCloseable {
         if (lease != 0) {
             return CompletableFuture.completedFuture(lease);
         }
-        return CompletableFuture.failedFuture(EtcdError.LEASE_NOT_FOUND.exception()); // granted once leases exist
+        return leaseGrant(LeaseGrantRequest.newBuilder().setTTL(SESSION_TTL_SECONDS).build())
+                .thenApply(LeaseGrantResponse::getID);
     }
+
+    /** etcd's concurrency.Session default TTL, used when Lock/Campaign come without a lease. */
+    private static final long SESSION_TTL_SECONDS = 60;
 
     public dev.keel.mvcc.WatchHub watchHub() {
         return mvcc.watchHub();
@@ -249,6 +271,47 @@ public final class EtcdServer implements AutoCloseable {
         } catch (EtcdException e) {
             return null;
         }
+    }
+
+    // ---- Lease -------------------------------------------------------------------------------------------
+
+    public CompletableFuture<LeaseGrantResponse> leaseGrant(LeaseGrantRequest r) {
+        return leases.grant(r).thenApply(resp -> resp.toBuilder().setHeader(stamp(resp.getHeader())).build());
+    }
+
+    public CompletableFuture<LeaseRevokeResponse> leaseRevoke(LeaseRevokeRequest r) {
+        return leases.revoke(r).thenApply(resp -> resp.toBuilder().setHeader(stamp(resp.getHeader())).build());
+    }
+
+    /**
+     * One keep-alive: renews the lease on the leader and answers its granted TTL, or TTL 0 if there is no such
+     * lease. The header is taken before renewing (as etcd does), so its revision is never past the renewal.
+     */
+    public CompletableFuture<LeaseKeepAliveResponse> leaseKeepAlive(long id) {
+        ResponseHeader h = header(mvcc.currentRevision());
+        return leases.renew(id).handle((ttl, err) -> {
+            if (err != null) {
+                Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                if (!(c instanceof EtcdException e && e.getMessage().equals(EtcdError.LEASE_NOT_FOUND.message()))) {
+                    throw err instanceof CompletionException ce ? ce : new CompletionException(c);
+                }
+                ttl = 0L;
+            }
+            return LeaseKeepAliveResponse.newBuilder().setHeader(h).setID(id).setTTL(ttl).build();
+        });
+    }
+
+    public CompletableFuture<LeaseTimeToLiveResponse> leaseTimeToLive(LeaseTimeToLiveRequest r) {
+        return leases.timeToLive(r).thenApply(resp -> resp.toBuilder()
+                .setHeader(header(mvcc.currentRevision())).build());
+    }
+
+    public LeaseLeasesResponse leaseLeases() {
+        LeaseLeasesResponse.Builder b = LeaseLeasesResponse.newBuilder().setHeader(header(mvcc.currentRevision()));
+        for (long id : leases.leases()) {
+            b.addLeases(LeaseStatus.newBuilder().setID(id));
+        }
+        return b.build();
     }
 
     // ---- Maintenance / Cluster -----------------------------------------------------------------------------
@@ -288,6 +351,7 @@ public final class EtcdServer implements AutoCloseable {
 
     @Override
     public void close() {
+        leases.close();
         try {
             raft.close();
         } catch (Exception e) {

@@ -58,4 +58,47 @@ class EtcdConfigTest {
         assertThrows(EtcdConfig.ConfigException.class,
                 () -> EtcdConfig.parse(new String[]{"--data-dir"}, Map.of()));
     }
+
+    @Test
+    void leaseCheckpointFeatureGateAndItsDeprecatedFlags() {
+        assertFalse(EtcdConfig.parse(new String[0], Map.of()).leaseCheckpoint(), "off by default, as in etcd 3.6");
+        assertTrue(EtcdConfig.parse(new String[]{"--feature-gates=LeaseCheckpoint=true"}, Map.of()).leaseCheckpoint());
+        assertTrue(EtcdConfig.parse(new String[]{"--experimental-enable-lease-checkpoint"}, Map.of()).leaseCheckpoint());
+        assertTrue(EtcdConfig.parse(new String[0], Map.of("ETCD_FEATURE_GATES", "LeaseCheckpoint=true,"
+                + "LeaseCheckpointPersist=true")).leaseCheckpoint());
+        assertFalse(EtcdConfig.parse(new String[]{"--experimental-enable-lease-checkpoint=false"}, Map.of())
+                .leaseCheckpoint());
+        assertEquals(true, EtcdConfig.parse(new String[0], Map.of()).featureGates().get("TxnModeWriteWithSharedBuffer"));
+
+        var both = assertThrows(EtcdConfig.ConfigException.class, () -> EtcdConfig.parse(new String[]{
+                "--experimental-enable-lease-checkpoint=true", "--feature-gates=LeaseCheckpoint=false"}, Map.of()));
+        assertEquals("cannot specify both flags: --experimental-enable-lease-checkpoint=true and "
+                + "--feature-gates=LeaseCheckpoint=false at the same time, please just use "
+                + "--feature-gates=LeaseCheckpoint=false", both.getMessage());
+        var unknown = assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--feature-gates=NoSuchGate=true"}, Map.of()));
+        assertTrue(unknown.getMessage().endsWith("unrecognized feature gate: NoSuchGate"), unknown.getMessage());
+        var noValue = assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--feature-gates=LeaseCheckpoint"}, Map.of()));
+        assertTrue(noValue.getMessage().endsWith("missing bool value for LeaseCheckpoint"), noValue.getMessage());
+        var persist = assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--feature-gates=LeaseCheckpointPersist=true"}, Map.of()));
+        assertEquals("enabling feature gate LeaseCheckpointPersist requires enabling feature gate LeaseCheckpoint",
+                persist.getMessage());
+    }
+
+    @Test
+    void leaseTimingsFollowEtcdsFormulas() {
+        // minimum TTL = ceil((3 * electionTicks / 2) * heartbeat), election ticks = election timeout / heartbeat
+        var dflt = Leases.lessorConfig(EtcdConfig.parse(new String[0], Map.of()));
+        assertEquals(2, dflt.minTtlSeconds(), "10 ticks: 1.5 s rounds up to 2 s");
+        assertEquals(7_000_000_000L, dflt.expiredRetryNanos(), "etcd's request timeout: 5 s + 2 election timeouts");
+        assertEquals(300_000_000_000L, dflt.checkpointInterval());
+        assertEquals(1000, Leases.electionTimeoutMs(EtcdConfig.parse(new String[0], Map.of())));
+        var fast = EtcdConfig.parse(new String[]{"--heartbeat-interval=100", "--election-timeout=500"}, Map.of());
+        assertEquals(1, Leases.lessorConfig(fast).minTtlSeconds(), "5 ticks: 7 ticks of 100 ms round up to 1 s");
+        var slow = EtcdConfig.parse(new String[]{"--heartbeat-interval=300", "--election-timeout=3100"}, Map.of());
+        assertEquals(5, Leases.lessorConfig(slow).minTtlSeconds(), "10 ticks of 300 ms: 15 * 0.3 = 4.5 s -> 5 s");
+        assertEquals(3000, Leases.electionTimeoutMs(slow), "whole ticks only");
+    }
 }
