@@ -33,6 +33,9 @@ final class GrpcErrors {
         if (t instanceof EtcdException e) {
             return Status.fromCodeValue(e.code()).withDescription(e.getMessage()).asRuntimeException();
         }
+        if (t instanceof java.util.concurrent.CancellationException) {
+            return Status.CANCELLED.withDescription("context canceled").asRuntimeException();
+        }
         if (t instanceof RaftException.NoLeader) {
             return of(EtcdError.NO_LEADER);
         }

@@ -159,9 +159,13 @@ public final class WatchHub implements AutoCloseable {
                 return;
             }
             List<Watcher> fallen = null;
-            for (Watcher w : synced) {
+            // a copy: a sink may cancel watchers (its own or others) while it is being offered events
+            for (Watcher w : new ArrayList<>(synced)) {
+                if (w.cancelled) {
+                    continue;
+                }
                 List<Event> mine = select(w, events);
-                if (mine.isEmpty() || w.sink.offer(mine, rev)) {
+                if (mine.isEmpty() || offerSafely(w, mine, rev)) {
                     w.nextRev = rev + 1;
                 } else {
                     // its consumer is behind: it catches up from history later, from the first refused revision
@@ -174,11 +178,27 @@ public final class WatchHub implements AutoCloseable {
             }
             if (fallen != null) {
                 for (Watcher w : fallen) {
-                    w.synced = false;
-                    synced.remove(w);
-                    unsynced.add(w);
+                    if (!w.cancelled) {
+                        w.synced = false;
+                        synced.remove(w);
+                        unsynced.add(w);
+                    }
                 }
             }
+        }
+    }
+
+    /**
+     * Offers events to a watcher's sink. This runs on the apply thread: a failing sink must never stop the
+     * member, so it loses its watcher instead.
+     */
+    private boolean offerSafely(Watcher w, List<Event> events, long rev) {
+        try {
+            return w.sink.offer(events, rev);
+        } catch (RuntimeException e) {
+            LOG.error("a watch consumer failed; cancelling its watcher", e);
+            cancel(w);
+            return true;
         }
     }
 
@@ -238,7 +258,7 @@ public final class WatchHub implements AutoCloseable {
                 if (w.cancelled || w.nextRev != from) {
                     continue;
                 }
-                if (!events.isEmpty() && !w.sink.offer(events, to)) {
+                if (!events.isEmpty() && !offerSafely(w, events, to)) {
                     continue; // still behind; try again next pass
                 }
                 w.nextRev = to + 1;
