@@ -5,6 +5,16 @@ import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import dev.keel.Main;
 import dev.keel.errors.EtcdError;
+import dev.keel.proto.etcdserverpb.LeaseGrantRequest;
+import dev.keel.proto.etcdserverpb.LeaseRevokeRequest;
+import dev.keel.proto.etcdserverpb.LeaseTimeToLiveRequest;
+import dev.keel.proto.etcdserverpb.LeaseLeasesRequest;
+import dev.keel.proto.v3lockpb.LockRequest;
+import dev.keel.proto.v3lockpb.UnlockRequest;
+import dev.keel.proto.v3electionpb.CampaignRequest;
+import dev.keel.proto.v3electionpb.ProclaimRequest;
+import dev.keel.proto.v3electionpb.LeaderRequest;
+import dev.keel.proto.v3electionpb.ResignRequest;
 import dev.keel.proto.etcdserverpb.CompactionRequest;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
 import dev.keel.proto.etcdserverpb.MemberListRequest;
@@ -76,19 +86,33 @@ public class JsonGateway {
         rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), r -> Main.server().compact(r));
         rpc("/v3/cluster/member/list", MemberListRequest.getDefaultInstance(),
                 r -> CompletableFuture.completedFuture(ClusterService.memberList(Main.server())));
+        rpc("/v3/lease/grant", LeaseGrantRequest.getDefaultInstance(), r -> Main.server().leaseGrant(r));
+        rpc("/v3/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
+        rpc("/v3/kv/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
+        rpc("/v3/lease/timetolive", LeaseTimeToLiveRequest.getDefaultInstance(),
+                r -> Main.server().leaseTimeToLive(r));
+        rpc("/v3/kv/lease/timetolive", LeaseTimeToLiveRequest.getDefaultInstance(),
+                r -> Main.server().leaseTimeToLive(r));
+        rpc("/v3/lease/leases", LeaseLeasesRequest.getDefaultInstance(),
+                r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
+        rpc("/v3/kv/lease/leases", LeaseLeasesRequest.getDefaultInstance(),
+                r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
+        rpc("/v3/lock/lock", LockRequest.getDefaultInstance(), r -> Main.server().sessionLease(r.getLease())
+                .thenCompose(lease -> Main.server().locks().lock(r, lease, new CompletableFuture<>())));
+        rpc("/v3/lock/unlock", UnlockRequest.getDefaultInstance(),
+                r -> Main.server().locks().unlock(r, Main.server()));
+        rpc("/v3/election/campaign", CampaignRequest.getDefaultInstance(),
+                r -> Main.server().sessionLease(r.getLease()).thenCompose(
+                        lease -> Main.server().elections().campaign(r, lease, new CompletableFuture<>())));
+        rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), r -> Main.server().elections().proclaim(r));
+        rpc("/v3/election/leader", LeaderRequest.getDefaultInstance(), r -> Main.server().elections().leader(r));
+        rpc("/v3/election/resign", ResignRequest.getDefaultInstance(), r -> Main.server().elections().resign(r));
         rpc("/v3/maintenance/status", StatusRequest.getDefaultInstance(),
                 r -> CompletableFuture.completedFuture(Main.server().status()));
 
         String[][] notYet = {
                 {"/v3/watch", "etcdserverpb.Watch/Watch"},
-                {"/v3/lease/grant", "etcdserverpb.Lease/LeaseGrant"},
-                {"/v3/lease/revoke", "etcdserverpb.Lease/LeaseRevoke"},
-                {"/v3/kv/lease/revoke", "etcdserverpb.Lease/LeaseRevoke"},
                 {"/v3/lease/keepalive", "etcdserverpb.Lease/LeaseKeepAlive"},
-                {"/v3/lease/timetolive", "etcdserverpb.Lease/LeaseTimeToLive"},
-                {"/v3/kv/lease/timetolive", "etcdserverpb.Lease/LeaseTimeToLive"},
-                {"/v3/lease/leases", "etcdserverpb.Lease/LeaseLeases"},
-                {"/v3/kv/lease/leases", "etcdserverpb.Lease/LeaseLeases"},
                 {"/v3/cluster/member/add", "etcdserverpb.Cluster/MemberAdd"},
                 {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
                 {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
@@ -117,13 +141,7 @@ public class JsonGateway {
                 {"/v3/auth/role/delete", "etcdserverpb.Auth/RoleDelete"},
                 {"/v3/auth/role/grant", "etcdserverpb.Auth/RoleGrantPermission"},
                 {"/v3/auth/role/revoke", "etcdserverpb.Auth/RoleRevokePermission"},
-                {"/v3/lock/lock", "v3lockpb.Lock/Lock"},
-                {"/v3/lock/unlock", "v3lockpb.Lock/Unlock"},
-                {"/v3/election/campaign", "v3electionpb.Election/Campaign"},
-                {"/v3/election/proclaim", "v3electionpb.Election/Proclaim"},
-                {"/v3/election/leader", "v3electionpb.Election/Leader"},
                 {"/v3/election/observe", "v3electionpb.Election/Observe"},
-                {"/v3/election/resign", "v3electionpb.Election/Resign"},
         };
         for (String[] p : notYet) {
             NOT_YET.put(p[0], p[1]);

@@ -340,8 +340,21 @@ class GatewayIT {
         assertError(send(server, "PUT", "/v3/kv/put", "{}"), 501, 12, "Method Not Allowed");
         assertError(post("/v3/kv/nothing", "{}"), 404, 5, "Not Found");
         // etcd's paths for services Keel does not have yet answer as their gRPC methods do
-        assertError(post("/v3/lease/grant", "{\"TTL\":\"5\"}"), 501, 12,
-                "Method etcdserverpb.Lease/LeaseGrant is unimplemented");
+        assertError(post("/v3/maintenance/snapshot", "{}"), 501, 12,
+                "Method etcdserverpb.Maintenance/Snapshot is unimplemented");
+    }
+
+    @Test
+    void leaseGrantAndTimeToLive() throws Exception {
+        String granted = ok(post("/v3/lease/grant", "{\"TTL\":\"30\",\"ID\":\"4242\"}"));
+        assertTrue(granted.endsWith(",\"ID\":\"4242\",\"TTL\":\"30\"}"), granted);
+        String ttl = ok(post("/v3/lease/timetolive", "{\"ID\":\"4242\"}"));
+        assertTrue(ttl.contains("\"ID\":\"4242\"") && ttl.contains("\"grantedTTL\":\"30\""), ttl);
+        assertError(post("/v3/lease/grant", "{\"TTL\":\"30\",\"ID\":\"4242\"}"), 400, 9,
+                "etcdserver: lease already exists");
+        ok(post("/v3/lease/revoke", "{\"ID\":\"4242\"}"));
+        assertError(post("/v3/lease/revoke", "{\"ID\":\"4242\"}"), 404, 5,
+                "etcdserver: requested lease not found");
     }
 
     @Test
