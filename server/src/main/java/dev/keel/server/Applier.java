@@ -27,11 +27,15 @@ final class Applier implements StateMachineApplier {
     private final Storage.Column meta;
     private final MvccStore mvcc;
     private final KvApplier kv;
+    private final AlarmStore alarms;
+    private final DowngradeState downgrade;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
-    Applier(Storage storage, MvccStore mvcc, KvApplier kv) {
+    Applier(Storage storage, MvccStore mvcc, KvApplier kv, AlarmStore alarms, DowngradeState downgrade) {
         this.storage = storage;
+        this.alarms = alarms;
+        this.downgrade = downgrade;
         this.meta = storage.column(MvccStore.META_COLUMN);
         this.mvcc = mvcc;
         this.kv = kv;
@@ -76,6 +80,8 @@ final class Applier implements StateMachineApplier {
         }
         try (Storage.Batch batch = storage.newBatch()) {
             txn.commit(batch);
+            alarms.commit(batch);
+            downgrade.commit(batch);
             batch.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             storage.write(batch);
         }
@@ -86,11 +92,14 @@ final class Applier implements StateMachineApplier {
     }
 
     private void dispatch(InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
+        alarms.checkApply(req); // NOSPACE / CORRUPT refuse some requests before they change anything
         switch (req.getRequestCase()) {
             case PUT -> resp.setPut(kv.put(txn, req.getPut()));
             case DELETE_RANGE -> resp.setDeleteRange(kv.deleteRange(txn, req.getDeleteRange()));
             case TXN -> resp.setTxn(kv.txn(txn, req.getTxn()));
             case COMPACTION -> resp.setCompaction(kv.compact(txn, req.getCompaction()));
+            case ALARM -> resp.setAlarm(alarms.apply(req.getAlarm()));
+            case DOWNGRADE_INFO_SET -> downgrade.apply(req.getDowngradeInfoSet());
             default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
                     "etcdserver: unsupported request " + req.getRequestCase());
         }

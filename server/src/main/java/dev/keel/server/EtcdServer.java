@@ -57,6 +57,7 @@ public final class EtcdServer implements AutoCloseable {
     private final RaftNode raft;
     private final AtomicLong requestIds = new AtomicLong();
     private final ExecutorService readers;
+    private final Maintenance maintenance;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
@@ -65,7 +66,9 @@ public final class EtcdServer implements AutoCloseable {
         this.mvcc = new MvccStore(storage);
         this.kv = new KvApplier(lease -> false); // no leases exist until the Lease service lands
         this.validator = new RequestValidator(config.maxTxnOps());
-        Applier applier = new Applier(storage, mvcc, kv);
+        AlarmStore alarms = new AlarmStore(storage);
+        DowngradeState downgrade = new DowngradeState(storage);
+        Applier applier = new Applier(storage, mvcc, kv, alarms, downgrade);
         Map<String, String> peers = new LinkedHashMap<>();
         identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
@@ -78,6 +81,10 @@ public final class EtcdServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        BackendQuota quota = new BackendQuota(config.quotaBackendBytes(), storage::sizeOnDisk,
+                Maintenance.QUOTA_REFRESH_NANOS);
+        this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
+                req -> propose(() -> { }, req));
     }
 
     /** Opens storage, replays the log and joins the cluster. */
@@ -138,6 +145,10 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public CompletableFuture<PutResponse> put(PutRequest r) {
+        CompletableFuture<PutResponse> full = maintenance.overQuota(BackendQuota.cost(r));
+        if (full != null) {
+            return full;
+        }
         return propose(() -> validator.checkPut(r), InternalRequest.newBuilder().setPut(r))
                 .thenApply(resp -> resp.getPut().toBuilder().setHeader(stamp(resp.getPut().getHeader())).build());
     }
@@ -149,6 +160,10 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public CompletableFuture<TxnResponse> txn(TxnRequest r) {
+        CompletableFuture<TxnResponse> full = maintenance.overQuota(BackendQuota.cost(r));
+        if (full != null) {
+            return full;
+        }
         return propose(() -> validator.checkTxn(r), InternalRequest.newBuilder().setTxn(r))
                 .thenApply(resp -> resp.getTxn().toBuilder().setHeader(stamp(resp.getTxn().getHeader())).build());
     }
@@ -198,6 +213,7 @@ public final class EtcdServer implements AutoCloseable {
     public StatusResponse status() {
         RaftStatus rs = raft.status();
         return StatusResponse.newBuilder()
+                .addAllErrors(maintenance.statusErrors(rs))
                 .setHeader(header(mvcc.currentRevision()))
                 .setVersion(Version.SERVER)
                 .setStorageVersion(Version.STORAGE)
@@ -209,7 +225,13 @@ public final class EtcdServer implements AutoCloseable {
                 .setRaftTerm(rs.term())
                 .setRaftAppliedIndex(rs.appliedIndex())
                 .setIsLearner(rs.isLearner())
+                .setDowngradeInfo(maintenance.downgradeInfo())
                 .build();
+    }
+
+    /** Hash, HashKV, Defragment, Alarm, MoveLeader, Downgrade. */
+    public Maintenance maintenance() {
+        return maintenance;
     }
 
     /** The members as this member knows them (from bootstrap until membership changes land). */
