@@ -27,7 +27,14 @@ public enum EtcdError {
     NOT_CAPABLE(Codes.FAILED_PRECONDITION, "etcdserver: not capable"),
     MEMBER_NOT_FOUND(Codes.NOT_FOUND, "etcdserver: member not found"),
     BAD_LEADER_TRANSFEREE(Codes.FAILED_PRECONDITION, "etcdserver: bad leader transferee"),
-    PERMISSION_DENIED(Codes.PERMISSION_DENIED, "etcdserver: permission denied");
+    PERMISSION_DENIED(Codes.PERMISSION_DENIED, "etcdserver: permission denied"),
+    CORRUPT(Codes.DATA_LOSS, "etcdserver: corrupt cluster"),
+    UNKNOWN_METHOD(Codes.UNKNOWN, "etcdserver: unknown method"),
+    WRONG_DOWNGRADE_VERSION_FORMAT(Codes.INVALID_ARGUMENT, "etcdserver: wrong downgrade target version format"),
+    INVALID_DOWNGRADE_TARGET_VERSION(Codes.INVALID_ARGUMENT, "etcdserver: invalid downgrade target version"),
+    CLUSTER_VERSION_UNAVAILABLE(Codes.FAILED_PRECONDITION, "etcdserver: cluster version not found during downgrade"),
+    DOWNGRADE_IN_PROCESS(Codes.FAILED_PRECONDITION, "etcdserver: cluster has a downgrade job in progress"),
+    NO_INFLIGHT_DOWNGRADE(Codes.FAILED_PRECONDITION, "etcdserver: no inflight downgrade job");
 
     private final int code;
     private final String message;
@@ -67,6 +74,7 @@ public enum EtcdError {
         public static final int UNIMPLEMENTED = 12;
         public static final int INTERNAL = 13;
         public static final int UNAVAILABLE = 14;
+        public static final int DATA_LOSS = 15;
         public static final int UNAUTHENTICATED = 16;
 
         private Codes() {

@@ -56,6 +56,10 @@ public final class MvccStore implements AutoCloseable, KvReader {
     private final Map<Long, CompletableFuture<Void>> physicalCompactions = new ConcurrentHashMap<>();
     private volatile long lastPhysicalCompaction = -1;
     private final WatchHub watchHub;
+    /** The revision of the last compaction handed to the compactor, -1 if none. */
+    private volatile long scheduledCompaction = -1;
+    /** Hashes recorded by finished compactions (etcd 3.6's HashStorage), answered by {@link #hashByRev}. */
+    private final KvHasher.Recorded compactionHashes = new KvHasher.Recorded();
     /** Set by {@link #close}: the compactor stops between batches and must not touch storage afterwards. */
     private volatile boolean closing;
 
@@ -118,9 +122,11 @@ public final class MvccStore implements AutoCloseable, KvReader {
             compactRev = scheduled;
             Set<Revision> keep = index.compact(scheduled);
             if (finished < scheduled) {
-                schedulePhysicalCompaction(scheduled, keep);
+                // resumed after a restart: as in etcd, an interrupted compaction records no hash
+                schedulePhysicalCompaction(scheduled, keep, false);
             } else {
                 lastPhysicalCompaction = finished;
+                scheduledCompaction = finished;
             }
         }
         LOG.infof("mvcc store restored: %d keys, current revision %d, compacted at %d",
@@ -414,16 +420,81 @@ public final class MvccStore implements AutoCloseable, KvReader {
     }
 
     private void schedulePhysicalCompaction(long rev, Set<Revision> keep) {
+        // etcd records a compaction's hash only if the previous compaction had finished when this one began,
+        // so that the hash covers every revision since the previous one
+        schedulePhysicalCompaction(rev, keep, lastPhysicalCompaction >= scheduledCompaction);
+    }
+
+    private void schedulePhysicalCompaction(long rev, Set<Revision> keep, boolean recordHash) {
+        long prev = scheduledCompaction; // the compaction in force before this one (unused when resuming)
+        scheduledCompaction = rev;
         compactor.execute(() -> {
             try {
-                removeHistory(rev, keep);
+                removeHistory(rev, keep, recordHash ? compactionHasher(prev, rev, keep) : null);
             } catch (RuntimeException e) {
                 LOG.errorf(e, "physical compaction at %d failed", rev);
             }
         });
     }
 
-    private void removeHistory(long rev, Set<Revision> keep) {
+    /**
+     * The hasher etcd 3.6 runs while compacting at {@code rev}: every record up to {@code rev}, with the
+     * previous compaction as the lower bound. etcd 3.6's compaction keep set also holds the tombstones at
+     * exactly {@code rev} (Keel, like etcd 3.4, removes them), which only matters for whether it is empty.
+     */
+    private KvHasher compactionHasher(long prev, long rev, Set<Revision> keep) {
+        boolean nonEmpty = !keep.isEmpty();
+        if (!nonEmpty) {
+            boolean[] tomb = {false};
+            storage.scan(kv, Revision.startKey(rev), Revision.startKey(rev + 1), (k, v) -> {
+                tomb[0] = Revision.isTombstone(k);
+                return !tomb[0];
+            });
+            nonEmpty = tomb[0];
+        }
+        return new KvHasher(prev, rev, keep, nonEmpty);
+    }
+
+    /** Result of {@link #hashByRev}: the hash and the store's current revision when it was taken. */
+    public record HashKvResult(KvHasher.KeyValueHash hash, long currentRevision) {
+    }
+
+    /**
+     * etcd's HashKV: the hash of the MVCC records up to {@code rev} ({@code rev == 0}: the current revision), see
+     * {@link KvHasher}. A revision a compaction recorded a hash for answers with that hash (and the compaction
+     * revision before it), as etcd 3.6 does. Fails like a read below the compaction or above the current revision.
+     */
+    public HashKvResult hashByRev(long rev) {
+        KvHasher.KeyValueHash recorded = compactionHashes.find(rev);
+        if (recorded != null) {
+            return new HashKvResult(recorded, currentRev);
+        }
+        for (int attempt = 0; ; attempt++) {
+            long compact = compactRev;
+            long cur = currentRev;
+            if (rev > 0 && rev < compact) {
+                throw EtcdError.COMPACTED.exception();
+            }
+            if (rev > 0 && rev > cur) {
+                throw EtcdError.FUTURE_REV.exception();
+            }
+            long at = rev == 0 ? cur : rev;
+            KvHasher h = new KvHasher(compact, at, index.keep(at));
+            if (at >= 1) {
+                // an iterator reads one consistent point in time; everything up to currentRev is on disk
+                storage.scan(kv, null, Revision.startKey(at + 1), (k, v) -> {
+                    h.write(k, v);
+                    return true;
+                });
+            }
+            if (compactRev == compact || attempt >= 3) {
+                return new HashKvResult(h.hash(), cur);
+            }
+            // a compaction changed the index while the keep set was taken: take it again
+        }
+    }
+
+    private void removeHistory(long rev, Set<Revision> keep, KvHasher hasher) {
         long started = System.nanoTime();
         long[] removed = {0};
         byte[][] from = {null};
@@ -441,6 +512,9 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 }
                 if (!keep.contains(Revision.fromBytes(k))) {
                     doomed.add(k);
+                }
+                if (hasher != null) {
+                    hasher.write(k, v);
                 }
                 return true;
             });
@@ -462,6 +536,9 @@ public final class MvccStore implements AutoCloseable, KvReader {
             }
             from[0] = next[0];
             Thread.yield();
+        }
+        if (hasher != null) {
+            compactionHashes.store(hasher.hash());
         }
         lastPhysicalCompaction = Math.max(lastPhysicalCompaction, rev);
         physicalCompactions.entrySet().removeIf(e -> {

@@ -32,11 +32,16 @@ final class Applier implements StateMachineApplier {
     private final KvApplier kv;
     private final Lessor lessor;
     private final LeaseApplier leases;
+    private final AlarmStore alarms;
+    private final DowngradeState downgrade;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
-    Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor) {
+    Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor, AlarmStore alarms,
+            DowngradeState downgrade) {
         this.storage = storage;
+        this.alarms = alarms;
+        this.downgrade = downgrade;
         this.meta = storage.column(MvccStore.META_COLUMN);
         this.mvcc = mvcc;
         this.kv = kv;
@@ -80,6 +85,8 @@ final class Applier implements StateMachineApplier {
         try (Storage.Batch rows = storage.newBatch()) {
             writer.commit(rows);
             lessor.commit(rows);
+            alarms.commit(rows);
+            downgrade.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             storage.write(rows);
         }
@@ -111,6 +118,7 @@ final class Applier implements StateMachineApplier {
     }
 
     private void dispatch(InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
+        alarms.checkApply(req); // NOSPACE / CORRUPT refuse some requests before they change anything
         switch (req.getRequestCase()) {
             case PUT -> resp.setPut(kv.put(txn, req.getPut()));
             case DELETE_RANGE -> resp.setDeleteRange(kv.deleteRange(txn, req.getDeleteRange()));
@@ -119,6 +127,8 @@ final class Applier implements StateMachineApplier {
             case LEASE_GRANT -> resp.setLeaseGrant(leases.grant(txn, req.getLeaseGrant()));
             case LEASE_REVOKE -> resp.setLeaseRevoke(leases.revoke(txn, req.getLeaseRevoke()));
             case LEASE_CHECKPOINT -> resp.setLeaseCheckpoint(leases.checkpoint(txn, req.getLeaseCheckpoint()));
+            case ALARM -> resp.setAlarm(alarms.apply(req.getAlarm()));
+            case DOWNGRADE_INFO_SET -> downgrade.apply(req.getDowngradeInfoSet());
             default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
                     "etcdserver: unsupported request " + req.getRequestCase());
         }

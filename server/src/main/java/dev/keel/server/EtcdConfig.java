@@ -35,7 +35,7 @@ public final class EtcdConfig {
             new Flag("max-request-bytes", "1572864", false, "Maximum client request size in bytes."),
             new Flag("max-txn-ops", "128", false, "Maximum number of operations permitted in a transaction."),
             new Flag("quota-backend-bytes", "0", false,
-                    "Raise an alarm when the backend size exceeds this quota (0 = default 2 GiB)."),
+                    "Raise an alarm when the backend size exceeds this quota (0 = default 2 GiB, negative = none)."),
             new Flag("snapshot-count", "10000", false,
                     "Number of committed entries that trigger a snapshot (and allow Raft log truncation)."),
             new Flag("heartbeat-interval", "100", false, "Time (in milliseconds) of a heartbeat interval."),
@@ -322,10 +322,10 @@ public final class EtcdConfig {
         return (int) longFlag("max-txn-ops");
     }
 
-    /** Backend quota in bytes: etcd treats 0 as the 2 GiB default. */
+    /** Backend quota in bytes: etcd treats 0 as the 2 GiB default and a negative value as "no quota". */
     public long quotaBackendBytes() {
         long q = longFlag("quota-backend-bytes");
-        return q <= 0 ? 2L * 1024 * 1024 * 1024 : q;
+        return q == 0 ? 2L * 1024 * 1024 * 1024 : q;
     }
 
     public long snapshotCount() {

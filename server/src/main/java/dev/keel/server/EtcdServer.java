@@ -74,6 +74,7 @@ public final class EtcdServer implements AutoCloseable {
     private final java.util.concurrent.ScheduledExecutorService timer;
     private final Lessor lessor;
     private final Leases leases;
+    private final Maintenance maintenance;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
@@ -86,7 +87,9 @@ public final class EtcdServer implements AutoCloseable {
         Leases.restoreAttachments(mvcc, lessor);
         this.kv = new KvApplier(lessor::exists);
         this.validator = new RequestValidator(config.maxTxnOps());
-        Applier applier = new Applier(storage, mvcc, kv, lessor);
+        AlarmStore alarms = new AlarmStore(storage);
+        DowngradeState downgrade = new DowngradeState(storage);
+        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade);
         Map<String, String> peers = new LinkedHashMap<>();
         identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
@@ -114,6 +117,10 @@ public final class EtcdServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        BackendQuota quota = new BackendQuota(config.quotaBackendBytes(), storage::sizeOnDisk,
+                Maintenance.QUOTA_REFRESH_NANOS);
+        this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
+                req -> propose(() -> { }, req));
     }
 
     /** Opens storage, replays the log and joins the cluster. */
@@ -175,6 +182,10 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public CompletableFuture<PutResponse> put(PutRequest r) {
+        CompletableFuture<PutResponse> full = maintenance.overQuota(BackendQuota.cost(r));
+        if (full != null) {
+            return full;
+        }
         return propose(() -> validator.checkPut(r), InternalRequest.newBuilder().setPut(r))
                 .thenApply(resp -> resp.getPut().toBuilder().setHeader(stamp(resp.getPut().getHeader())).build());
     }
@@ -186,6 +197,10 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public CompletableFuture<TxnResponse> txn(TxnRequest r) {
+        CompletableFuture<TxnResponse> full = maintenance.overQuota(BackendQuota.cost(r));
+        if (full != null) {
+            return full;
+        }
         return propose(() -> validator.checkTxn(r), InternalRequest.newBuilder().setTxn(r))
                 .thenApply(resp -> resp.getTxn().toBuilder().setHeader(stamp(resp.getTxn().getHeader())).build());
     }
@@ -276,6 +291,10 @@ public final class EtcdServer implements AutoCloseable {
     // ---- Lease -------------------------------------------------------------------------------------------
 
     public CompletableFuture<LeaseGrantResponse> leaseGrant(LeaseGrantRequest r) {
+        CompletableFuture<LeaseGrantResponse> full = maintenance.overQuota(BackendQuota.LEASE_OVERHEAD);
+        if (full != null) {
+            return full;
+        }
         return leases.grant(r).thenApply(resp -> resp.toBuilder().setHeader(stamp(resp.getHeader())).build());
     }
 
@@ -319,6 +338,7 @@ public final class EtcdServer implements AutoCloseable {
     public StatusResponse status() {
         RaftStatus rs = raft.status();
         return StatusResponse.newBuilder()
+                .addAllErrors(maintenance.statusErrors(rs))
                 .setHeader(header(mvcc.currentRevision()))
                 .setVersion(Version.SERVER)
                 .setStorageVersion(Version.STORAGE)
@@ -330,7 +350,13 @@ public final class EtcdServer implements AutoCloseable {
                 .setRaftTerm(rs.term())
                 .setRaftAppliedIndex(rs.appliedIndex())
                 .setIsLearner(rs.isLearner())
+                .setDowngradeInfo(maintenance.downgradeInfo())
                 .build();
+    }
+
+    /** Hash, HashKV, Defragment, Alarm, MoveLeader, Downgrade. */
+    public Maintenance maintenance() {
+        return maintenance;
     }
 
     /** The members as this member knows them (from bootstrap until membership changes land). */

@@ -5,6 +5,7 @@ import org.rocksdb.BloomFilter;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompactRangeOptions;
 import org.rocksdb.DBOptions;
 import org.rocksdb.FlushOptions;
 import org.rocksdb.LRUCache;
@@ -13,6 +14,7 @@ import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.Slice;
+import org.rocksdb.Snapshot;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -24,6 +26,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
 
 /**
  * The member's local database: RocksDB with one column family per logical table. Knows nothing about what the
@@ -53,6 +57,9 @@ public final class Storage implements AutoCloseable {
             return name;
         }
     }
+
+    /** Memtable allocation unit; see {@link #open}. */
+    static final long ARENA_BLOCK = 16 << 10;
 
     private final Path dir;
     private final RocksDB db;
@@ -90,7 +97,10 @@ public final class Storage implements AutoCloseable {
                 .setCacheIndexAndFilterBlocks(true);
         ColumnFamilyOptions cfOptions = new ColumnFamilyOptions()
                 .setTableFormatConfig(table)
-                .setWriteBufferSize(32L << 20);
+                .setWriteBufferSize(32L << 20)
+                // memtables allocate in blocks of this size (RocksDB's default: 1 MiB here); small blocks keep
+                // sizeOnDisk(), which counts memtable memory, within 16 KiB of the data per column family
+                .setArenaBlockSize(ARENA_BLOCK);
         DBOptions dbOptions = new DBOptions()
                 .setCreateIfMissing(true)
                 .setCreateMissingColumnFamilies(true)
@@ -205,14 +215,77 @@ public final class Storage implements AutoCloseable {
         }
     }
 
-    /** Bytes the database occupies: SST files plus memtables, all columns. */
-    public long sizeOnDisk() {
-        return sumProperty("rocksdb.total-sst-files-size") + sumProperty("rocksdb.cur-size-all-mem-tables");
+    /**
+     * Rewrites every column's SST files down to the bottom level, so the space of deleted and overwritten data
+     * (e.g. history removed by an MVCC compaction) is given back: Keel's equivalent of etcd's defragmentation.
+     * Flushes the memtables first. Writes may continue meanwhile.
+     */
+    public void defragment() {
+        flush();
+        try (CompactRangeOptions o = new CompactRangeOptions()
+                .setBottommostLevelCompaction(CompactRangeOptions.BottommostLevelCompaction.kForceOptimized)
+                .setExclusiveManualCompaction(true)) {
+            for (ColumnFamilyHandle h : handles) {
+                db.compactRange(h, null, null, o);
+            }
+        } catch (RocksDBException e) {
+            throw new StorageException("defragmentation failed: " + e.getMessage(), e);
+        }
     }
 
-    /** RocksDB's estimate of the bytes holding live data, all columns. */
+    /**
+     * Bytes the database holds: SST files plus memtables (data not yet flushed to files), all columns. Deleted
+     * and overwritten data counts until {@link #defragment} (or RocksDB's background compaction) rewrites the
+     * files holding it, like the free pages of etcd's bbolt file.
+     */
+    public long sizeOnDisk() {
+        return sumProperty("rocksdb.total-sst-files-size") + memtableBytes();
+    }
+
+    /** RocksDB's estimate of the bytes holding live data, all columns (memtable data included). */
     public long sizeInUse() {
-        return sumProperty("rocksdb.estimate-live-data-size") + sumProperty("rocksdb.cur-size-all-mem-tables");
+        return Math.min(sizeOnDisk(), sumProperty("rocksdb.estimate-live-data-size") + memtableBytes());
+    }
+
+    /** Memory held by all memtables (active and not yet flushed), allocated in {@link #ARENA_BLOCK} steps. */
+    private long memtableBytes() {
+        return sumProperty("rocksdb.cur-size-all-mem-tables");
+    }
+
+    /**
+     * CRC-32C over the whole database as of one point in time: for every column in name order its name, then
+     * every key and value in key order, skipping pairs {@code ignore} accepts. Deterministic for equal contents.
+     */
+    public int hash(KeyIgnorer ignore) {
+        CRC32C crc = new CRC32C();
+        Map<String, Column> sorted = new TreeMap<>(columns);
+        Snapshot snap = db.getSnapshot();
+        try (ReadOptions ro = new ReadOptions().setSnapshot(snap)) {
+            for (Column c : sorted.values()) {
+                crc.update(c.name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (RocksIterator it = db.newIterator(c.handle, ro)) {
+                    for (it.seekToFirst(); it.isValid(); it.next()) {
+                        byte[] k = it.key();
+                        if (!ignore.ignore(c.name, k)) {
+                            crc.update(k);
+                            crc.update(it.value());
+                        }
+                    }
+                    it.status();
+                }
+            }
+        } catch (RocksDBException e) {
+            throw new StorageException("hash failed: " + e.getMessage(), e);
+        } finally {
+            db.releaseSnapshot(snap);
+        }
+        return (int) crc.getValue();
+    }
+
+    /** Chooses the key-value pairs {@link #hash} leaves out. */
+    @FunctionalInterface
+    public interface KeyIgnorer {
+        boolean ignore(String column, byte[] key);
     }
 
     private long sumProperty(String property) {

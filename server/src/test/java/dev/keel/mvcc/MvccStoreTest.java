@@ -58,16 +58,7 @@ class MvccStoreTest {
 
     /** Runs changes as one applied entry: commit to disk, then publish. */
     private long write(java.util.function.Consumer<MvccStore.WriteTxn> changes) {
-        MvccStore.Writer writer = store.writer();
-        MvccStore.WriteTxn txn = writer.begin();
-        changes.accept(txn);
-        txn.end();
-        try (Storage.Batch batch = storage.newBatch()) {
-            writer.commit(batch);
-            storage.write(batch);
-        }
-        writer.publish();
-        return writer.revision();
+        return Writes.apply(store, storage, changes);
     }
 
     private List<KeyValue> get(String key, long rev) {

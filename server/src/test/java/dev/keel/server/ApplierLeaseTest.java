@@ -50,7 +50,8 @@ class ApplierLeaseTest {
         mvcc = new MvccStore(storage);
         lessor = new Lessor(storage, new Lessor.Config(2, 300_000_000_000L, 7_000_000_000L, 1000), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
-        applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor);
+        applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, new AlarmStore(storage),
+                new DowngradeState(storage));
         index = applier.appliedIndex();
     }
 
