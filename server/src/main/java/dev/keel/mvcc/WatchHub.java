@@ -162,7 +162,8 @@ public final class WatchHub implements AutoCloseable {
             for (Watcher w : synced) {
                 List<Event> mine = select(w, events);
                 if (mine.isEmpty() || w.sink.offer(mine, rev)) {
-                    w.nextRev = rev + 1;
+                    // max: a watcher waiting for a future start revision must not be moved back to this one
+                    w.nextRev = Math.max(w.nextRev, rev + 1);
                 } else {
                     // its consumer is behind: it catches up from history later, from the first refused revision
                     w.nextRev = mine.get(0).getKv().getModRevision();
