@@ -94,7 +94,8 @@ public final class WatchSession implements AutoCloseable {
         @Override
         public void compacted(long compactRev) {
             watchers.remove(id, this);
-            enqueue(new Pending(WatchResponse.newBuilder().setHeader(server.header(compactRev)).setWatchId(id)
+            // etcd's header on this response has revision 0 (its mvcc layer sends it without a revision)
+            enqueue(new Pending(WatchResponse.newBuilder().setHeader(server.header(0)).setWatchId(id)
                     .setCanceled(true).setCompactRevision(compactRev).build(), null, null, 0), true);
         }
     }
