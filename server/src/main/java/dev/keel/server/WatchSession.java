@@ -1,5 +1,6 @@
 package dev.keel.server;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.keel.mvcc.WatchHub;
 import dev.keel.proto.etcdserverpb.WatchCreateRequest;
 import dev.keel.proto.etcdserverpb.WatchRequest;
@@ -104,7 +105,8 @@ public final class WatchSession implements AutoCloseable {
     private final WatchHub hub;
     private final Output out;
     private final Executor sender;
-    private final long maxRequestBytes;
+    /** Above this size a response for a watcher that asked for fragments is split (etcd: max request + 512 KiB). */
+    private final long maxResponseBytes;
     private final Map<Long, Entry> watchers = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
@@ -115,13 +117,13 @@ public final class WatchSession implements AutoCloseable {
     private volatile boolean closed;
 
     WatchSession(EtcdServer server, WatchHub hub, Output out, Executor sender, ScheduledExecutorService timer,
-                 long progressIntervalMs, long maxRequestBytes) {
+                 long progressIntervalMs, long maxResponseBytes) {
         this.server = server;
         this.hub = hub;
         this.out = out;
         this.sender = sender;
         this.timer = timer;
-        this.maxRequestBytes = maxRequestBytes;
+        this.maxResponseBytes = maxResponseBytes;
         this.ticker = timer.scheduleAtFixedRate(this::progressTick, progressIntervalMs, progressIntervalMs,
                 TimeUnit.MILLISECONDS);
     }
@@ -297,25 +299,29 @@ public final class WatchSession implements AutoCloseable {
         }
         WatchResponse whole = WatchResponse.newBuilder().setHeader(server.header(p.rev())).setWatchId(e.id)
                 .addAllEvents(events).build();
-        if (!e.fragment || events.size() < 2 || whole.getSerializedSize() < maxRequestBytes) {
+        if (!e.fragment || events.size() < 2 || whole.getSerializedSize() < maxResponseBytes) {
             out.send(whole);
             return;
         }
-        // split into responses under the size limit, all marked fragment but the last
-        List<Event> cur = new ArrayList<>();
-        long size = 0;
-        for (int i = 0; i < events.size(); i++) {
-            Event ev = events.get(i);
-            long evSize = ev.getSerializedSize() + 8;
-            if (!cur.isEmpty() && size + evSize >= maxRequestBytes) {
-                out.send(whole.toBuilder().clearEvents().addAllEvents(cur).setFragment(true).build());
-                cur = new ArrayList<>();
-                size = 0;
+        // etcd's sendFragments: each part takes events while its encoded size (marked fragment) stays below the
+        // limit, at least one; every part but the last is marked fragment
+        WatchResponse empty = whole.toBuilder().clearEvents().setFragment(true).build();
+        long base = empty.getSerializedSize();
+        int idx = 0;
+        while (idx < events.size()) {
+            int start = idx;
+            long size = base;
+            while (idx < events.size()) {
+                long evSize = CodedOutputStream.computeMessageSize(WatchResponse.EVENTS_FIELD_NUMBER, events.get(idx));
+                if (idx > start && size + evSize >= maxResponseBytes) {
+                    break;
+                }
+                size += evSize;
+                idx++;
             }
-            cur.add(ev);
-            size += evSize;
+            out.send(empty.toBuilder().addAllEvents(events.subList(start, idx)).setFragment(idx < events.size())
+                    .build());
         }
-        out.send(whole.toBuilder().clearEvents().addAllEvents(cur).setFragment(false).build());
     }
 
     /** The client went away: remove every watcher. */
