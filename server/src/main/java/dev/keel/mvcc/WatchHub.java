@@ -154,7 +154,11 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
-    /** Called by the store on the apply thread once the changes up to {@code rev} are visible. */
+    /**
+     * Called by the store on the apply thread once the changes up to {@code rev} are visible. The changes of one
+     * Raft entry may span several revisions (batched requests); synced watchers get them one revision at a time,
+     * as etcd notifies them once per write transaction.
+     */
     void notify(List<Event> events, long rev) {
         synchronized (lock) {
             if (rev <= notifiedRev) {
@@ -164,27 +168,45 @@ public final class WatchHub implements AutoCloseable {
             if (synced.isEmpty()) {
                 return;
             }
-            List<Watcher> fallen = null;
-            for (Watcher w : synced) {
-                List<Event> mine = select(w, events);
-                if (mine.isEmpty() || w.sink.offer(mine, rev)) {
-                    // max: a watcher waiting for a future start revision must not be moved back to this one
-                    w.nextRev = Math.max(w.nextRev, rev + 1);
-                } else {
-                    // its consumer is behind: it catches up from history later, from the first refused revision
-                    w.nextRev = mine.get(0).getKv().getModRevision();
-                    if (fallen == null) {
-                        fallen = new ArrayList<>();
-                    }
-                    fallen.add(w);
+            for (int start = 0, end; start < events.size(); start = end) {
+                long r = events.get(start).getKv().getModRevision();
+                end = start + 1;
+                while (end < events.size() && events.get(end).getKv().getModRevision() == r) {
+                    end++;
                 }
+                deliver(events.subList(start, end), r);
             }
-            if (fallen != null) {
-                for (Watcher w : fallen) {
-                    w.synced = false;
-                    synced.remove(w);
-                    unsynced.add(w);
+            for (Watcher w : synced) {
+                // max: a watcher waiting for a future start revision must not be moved back to this one
+                w.nextRev = Math.max(w.nextRev, rev + 1);
+            }
+        }
+    }
+
+    /** Hands the events of revision {@code rev} to the synced watchers they concern. Caller holds the lock. */
+    private void deliver(List<Event> events, long rev) {
+        List<Watcher> fallen = null;
+        for (Watcher w : synced) {
+            List<Event> mine = select(w, events);
+            if (mine.isEmpty()) {
+                continue;
+            }
+            if (w.sink.offer(mine, rev)) {
+                w.nextRev = rev + 1;
+            } else {
+                // its consumer is behind: it catches up from history later, from this revision
+                w.nextRev = rev;
+                if (fallen == null) {
+                    fallen = new ArrayList<>();
                 }
+                fallen.add(w);
+            }
+        }
+        if (fallen != null) {
+            for (Watcher w : fallen) {
+                w.synced = false;
+                synced.remove(w);
+                unsynced.add(w);
             }
         }
     }
