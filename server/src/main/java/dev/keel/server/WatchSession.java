@@ -54,7 +54,8 @@ public final class WatchSession implements AutoCloseable {
         final boolean noPut;
         final boolean noDelete;
         volatile boolean sentSinceTick;
-        WatchHub.Watcher watcher;
+        /** Set on the stream's thread right after registration; read by the timer's progress tasks. */
+        volatile WatchHub.Watcher watcher;
 
         Entry(long id, WatchCreateRequest c) {
             this.id = id;
@@ -199,7 +200,12 @@ public final class WatchSession implements AutoCloseable {
             return;
         }
         List<WatchHub.Watcher> all = new ArrayList<>();
+        boolean creating = false;
         for (Entry e : watchers.values()) {
+            if (e.watcher == null) {
+                creating = true; // registered by the stream's thread but not yet in the hub: not synced yet
+                break;
+            }
             all.add(e.watcher);
         }
         WatchHub.Sink stream = new WatchHub.Sink() {
@@ -217,7 +223,7 @@ public final class WatchSession implements AutoCloseable {
             public void compacted(long compactRev) {
             }
         };
-        if (!hub.progress(all, stream) && attempt < 100) {
+        if ((creating || !hub.progress(all, stream)) && attempt < 100) {
             timer.schedule(() -> progressAll(attempt + 1), 100, TimeUnit.MILLISECONDS);
         }
     }
