@@ -17,9 +17,6 @@ import java.net.URI;
 @QuarkusMain
 public class Main implements QuarkusApplication {
 
-    /** gRPC allows this much beyond --max-request-bytes for framing and headers, as etcd does. */
-    static final long GRPC_OVERHEAD_BYTES = 512 * 1024;
-
     private static volatile EtcdServer server;
 
     public static void main(String... args) {
@@ -48,7 +45,7 @@ public class Main implements QuarkusApplication {
         System.setProperty("quarkus.http.host", host.equals("localhost") ? "127.0.0.1" : host);
         System.setProperty("quarkus.http.port", Integer.toString(client.getPort()));
         System.setProperty("quarkus.grpc.server.max-inbound-message-size",
-                Long.toString(cfg.maxRequestBytes() + GRPC_OVERHEAD_BYTES));
+                Long.toString(cfg.maxRequestBytesWithOverhead()));
         System.setProperty("quarkus.log.level", cfg.logLevel());
         try {
             server = EtcdServer.start(cfg);

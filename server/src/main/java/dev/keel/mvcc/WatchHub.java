@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -69,6 +70,11 @@ public final class WatchHub implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(WatchHub.class);
     /** Most revisions read from history for one watcher in one pass. */
     private static final long HISTORY_CHUNK = 10_000;
+    /**
+     * Most revisions with events in one catch-up delivery (etcd's watchBatchMaxRevs), so one response stays
+     * within what clients accept (gRPC's default is 4 MiB); the rest follows in the next pass.
+     */
+    static final int MAX_BATCH_REVS = 1000;
 
     private final MvccStore store;
     private final Object lock = new Object();
@@ -148,7 +154,11 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
-    /** Called by the store on the apply thread once the changes up to {@code rev} are visible. */
+    /**
+     * Called by the store on the apply thread once the changes up to {@code rev} are visible. The changes of one
+     * Raft entry may span several revisions (batched requests); synced watchers get them one revision at a time,
+     * as etcd notifies them once per write transaction.
+     */
     void notify(List<Event> events, long rev) {
         synchronized (lock) {
             if (rev <= notifiedRev) {
@@ -158,31 +168,51 @@ public final class WatchHub implements AutoCloseable {
             if (synced.isEmpty()) {
                 return;
             }
-            List<Watcher> fallen = null;
             // a copy: a sink may cancel watchers (its own or others) while it is being offered events
-            for (Watcher w : new ArrayList<>(synced)) {
-                if (w.cancelled) {
-                    continue;
+            List<Watcher> targets = new ArrayList<>(synced);
+            for (int start = 0, end; start < events.size(); start = end) {
+                long r = events.get(start).getKv().getModRevision();
+                end = start + 1;
+                while (end < events.size() && events.get(end).getKv().getModRevision() == r) {
+                    end++;
                 }
-                List<Event> mine = select(w, events);
-                if (mine.isEmpty() || offerSafely(w, mine, rev)) {
-                    w.nextRev = rev + 1;
-                } else {
-                    // its consumer is behind: it catches up from history later, from the first refused revision
-                    w.nextRev = mine.get(0).getKv().getModRevision();
-                    if (fallen == null) {
-                        fallen = new ArrayList<>();
-                    }
-                    fallen.add(w);
-                }
+                deliver(events.subList(start, end), r, targets);
             }
-            if (fallen != null) {
-                for (Watcher w : fallen) {
-                    if (!w.cancelled) {
-                        w.synced = false;
-                        synced.remove(w);
-                        unsynced.add(w);
-                    }
+            for (Watcher w : synced) {
+                // max: a watcher waiting for a future start revision must not be moved back to this one
+                w.nextRev = Math.max(w.nextRev, rev + 1);
+            }
+        }
+    }
+
+    /** Hands the events of revision {@code rev} to the synced watchers they concern. Caller holds the lock. */
+    private void deliver(List<Event> events, long rev, List<Watcher> targets) {
+        List<Watcher> fallen = null;
+        for (Watcher w : targets) {
+            if (w.cancelled || !w.synced) {
+                continue;
+            }
+            List<Event> mine = select(w, events);
+            if (mine.isEmpty()) {
+                continue;
+            }
+            if (offerSafely(w, mine, rev)) {
+                w.nextRev = rev + 1;
+            } else {
+                // its consumer is behind: it catches up from history later, from this revision
+                w.nextRev = rev;
+                if (fallen == null) {
+                    fallen = new ArrayList<>();
+                }
+                fallen.add(w);
+            }
+        }
+        if (fallen != null) {
+            for (Watcher w : fallen) {
+                if (!w.cancelled) {
+                    w.synced = false;
+                    synced.remove(w);
+                    unsynced.add(w);
                 }
             }
         }
@@ -217,20 +247,34 @@ public final class WatchHub implements AutoCloseable {
     }
 
     private void syncSafely() {
+        boolean more;
         try {
-            syncUnsynced();
+            more = syncUnsynced();
         } catch (RuntimeException e) {
             LOG.error("watch catch-up failed; will retry", e);
+            return;
+        }
+        if (more) {
+            // some watcher took a batch and is still behind: go on at once rather than after the usual delay
+            try {
+                syncer.execute(this::syncSafely);
+            } catch (RejectedExecutionException e) {
+                // closing
+            }
         }
     }
 
-    /** One pass over the unsynced watchers: hand each the history it misses, move caught-up ones to synced. */
-    private void syncUnsynced() {
+    /**
+     * One pass over the unsynced watchers: hand each the history it misses (at most {@link #MAX_BATCH_REVS}
+     * revisions), move caught-up ones to synced. Returns whether a watcher took a batch and is still behind.
+     */
+    private boolean syncUnsynced() {
         List<Watcher> todo;
         long target;
+        boolean more = false;
         synchronized (lock) {
             if (unsynced.isEmpty()) {
-                return;
+                return false;
             }
             todo = new ArrayList<>(unsynced);
             target = notifiedRev;
@@ -250,6 +294,17 @@ public final class WatchHub implements AutoCloseable {
             }
             long to = Math.min(target, from + HISTORY_CHUNK - 1);
             List<Event> events = from > to ? List.of() : store.history(w.key, w.end, from, to);
+            int revs = 0;
+            long lastRev = -1;
+            for (int i = 0; i < events.size(); i++) {
+                long r = events.get(i).getKv().getModRevision();
+                if (r != lastRev && ++revs > MAX_BATCH_REVS) {
+                    events = events.subList(0, i); // whole revisions only; the rest from r on, next pass
+                    to = r - 1;
+                    break;
+                }
+                lastRev = r;
+            }
             if (from < store.compactRevision()) {
                 compact(w, store.compactRevision()); // history may have been removed while we read it
                 continue;
@@ -266,9 +321,12 @@ public final class WatchHub implements AutoCloseable {
                     w.synced = true;
                     unsynced.remove(w);
                     synced.add(w);
+                } else {
+                    more = true;
                 }
             }
         }
+        return more;
     }
 
     private void compact(Watcher w, long compactRev) {

@@ -318,6 +318,17 @@ public final class EtcdConfig {
         return longFlag("max-request-bytes");
     }
 
+    /** gRPC allows this much beyond --max-request-bytes for framing and headers, as etcd does. */
+    public static final long GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+    /**
+     * etcd's MaxRequestBytesWithOverhead: the largest gRPC message accepted, and the size above which a watch
+     * response is split into fragments (for watchers that asked for them).
+     */
+    public long maxRequestBytesWithOverhead() {
+        return maxRequestBytes() + GRPC_OVERHEAD_BYTES;
+    }
+
     public int maxTxnOps() {
         return (int) longFlag("max-txn-ops");
     }

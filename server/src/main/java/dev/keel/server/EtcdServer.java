@@ -275,7 +275,7 @@ public final class EtcdServer implements AutoCloseable {
     /** Opens a watch stream whose responses go to {@code out}. */
     public WatchSession newWatchSession(WatchSession.Output out) {
         return new WatchSession(this, mvcc.watchHub(), out, watchSenders, timer,
-                config.watchProgressNotifyIntervalMs(), config.maxRequestBytes());
+                config.watchProgressNotifyIntervalMs(), config.maxRequestBytesWithOverhead());
     }
 
     /** The key's value as of {@code rev}, or null if absent or compacted (for watch events' prev_kv). */

@@ -1,5 +1,6 @@
 package dev.keel.server;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.keel.mvcc.WatchHub;
 import dev.keel.proto.etcdserverpb.WatchCreateRequest;
 import dev.keel.proto.etcdserverpb.WatchRequest;
@@ -53,7 +54,8 @@ public final class WatchSession implements AutoCloseable {
         final boolean noPut;
         final boolean noDelete;
         volatile boolean sentSinceTick;
-        WatchHub.Watcher watcher;
+        /** Set on the stream's thread right after registration; read by the timer's progress tasks. */
+        volatile WatchHub.Watcher watcher;
 
         Entry(long id, WatchCreateRequest c) {
             this.id = id;
@@ -94,7 +96,8 @@ public final class WatchSession implements AutoCloseable {
         @Override
         public void compacted(long compactRev) {
             watchers.remove(id, this);
-            enqueue(new Pending(WatchResponse.newBuilder().setHeader(server.header(compactRev)).setWatchId(id)
+            // etcd's header on this response has revision 0 (its mvcc layer sends it without a revision)
+            enqueue(new Pending(WatchResponse.newBuilder().setHeader(server.header(0)).setWatchId(id)
                     .setCanceled(true).setCompactRevision(compactRev).build(), null, null, 0), true);
         }
     }
@@ -103,7 +106,8 @@ public final class WatchSession implements AutoCloseable {
     private final WatchHub hub;
     private final Output out;
     private final Executor sender;
-    private final long maxRequestBytes;
+    /** Above this size a response for a watcher that asked for fragments is split (etcd: max request + 512 KiB). */
+    private final long maxResponseBytes;
     private final Map<Long, Entry> watchers = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
@@ -114,13 +118,13 @@ public final class WatchSession implements AutoCloseable {
     private volatile boolean closed;
 
     WatchSession(EtcdServer server, WatchHub hub, Output out, Executor sender, ScheduledExecutorService timer,
-                 long progressIntervalMs, long maxRequestBytes) {
+                 long progressIntervalMs, long maxResponseBytes) {
         this.server = server;
         this.hub = hub;
         this.out = out;
         this.sender = sender;
         this.timer = timer;
-        this.maxRequestBytes = maxRequestBytes;
+        this.maxResponseBytes = maxResponseBytes;
         this.ticker = timer.scheduleAtFixedRate(this::progressTick, progressIntervalMs, progressIntervalMs,
                 TimeUnit.MILLISECONDS);
     }
@@ -196,7 +200,12 @@ public final class WatchSession implements AutoCloseable {
             return;
         }
         List<WatchHub.Watcher> all = new ArrayList<>();
+        boolean creating = false;
         for (Entry e : watchers.values()) {
+            if (e.watcher == null) {
+                creating = true; // registered by the stream's thread but not yet in the hub: not synced yet
+                break;
+            }
             all.add(e.watcher);
         }
         WatchHub.Sink stream = new WatchHub.Sink() {
@@ -214,7 +223,7 @@ public final class WatchSession implements AutoCloseable {
             public void compacted(long compactRev) {
             }
         };
-        if (!hub.progress(all, stream) && attempt < 100) {
+        if ((creating || !hub.progress(all, stream)) && attempt < 100) {
             timer.schedule(() -> progressAll(attempt + 1), 100, TimeUnit.MILLISECONDS);
         }
     }
@@ -296,25 +305,29 @@ public final class WatchSession implements AutoCloseable {
         }
         WatchResponse whole = WatchResponse.newBuilder().setHeader(server.header(p.rev())).setWatchId(e.id)
                 .addAllEvents(events).build();
-        if (!e.fragment || events.size() < 2 || whole.getSerializedSize() < maxRequestBytes) {
+        if (!e.fragment || events.size() < 2 || whole.getSerializedSize() < maxResponseBytes) {
             out.send(whole);
             return;
         }
-        // split into responses under the size limit, all marked fragment but the last
-        List<Event> cur = new ArrayList<>();
-        long size = 0;
-        for (int i = 0; i < events.size(); i++) {
-            Event ev = events.get(i);
-            long evSize = ev.getSerializedSize() + 8;
-            if (!cur.isEmpty() && size + evSize >= maxRequestBytes) {
-                out.send(whole.toBuilder().clearEvents().addAllEvents(cur).setFragment(true).build());
-                cur = new ArrayList<>();
-                size = 0;
+        // etcd's sendFragments: each part takes events while its encoded size (marked fragment) stays below the
+        // limit, at least one; every part but the last is marked fragment
+        WatchResponse empty = whole.toBuilder().clearEvents().setFragment(true).build();
+        long base = empty.getSerializedSize();
+        int idx = 0;
+        while (idx < events.size()) {
+            int start = idx;
+            long size = base;
+            while (idx < events.size()) {
+                long evSize = CodedOutputStream.computeMessageSize(WatchResponse.EVENTS_FIELD_NUMBER, events.get(idx));
+                if (idx > start && size + evSize >= maxResponseBytes) {
+                    break;
+                }
+                size += evSize;
+                idx++;
             }
-            cur.add(ev);
-            size += evSize;
+            out.send(empty.toBuilder().addAllEvents(events.subList(start, idx)).setFragment(idx < events.size())
+                    .build());
         }
-        out.send(whole.toBuilder().clearEvents().addAllEvents(cur).setFragment(false).build());
     }
 
     /** The client went away: remove every watcher. */

@@ -403,7 +403,7 @@ class GatewayIT {
             assertEquals("3.6.0", o.getString("storageVersion"));
             assertEquals(String.valueOf(2L * 1024 * 1024 * 1024), o.getString("dbSizeQuota"));
             assertEquals(Set.of("header", "version", "dbSize", "leader", "raftIndex", "raftTerm", "raftAppliedIndex",
-                    "dbSizeInUse", "storageVersion", "dbSizeQuota"), o.fieldNames());
+                    "dbSizeInUse", "storageVersion", "dbSizeQuota", "downgradeInfo"), o.fieldNames());
         }
     }
 
