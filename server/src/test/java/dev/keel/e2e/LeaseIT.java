@@ -474,4 +474,29 @@ class LeaseIT {
         lease().leaseRevoke(LeaseRevokeRequest.newBuilder().setID(longLease).build());
         assertEquals(List.of(), keys(prefix("s/", 0)));
     }
+
+    @Test
+    @Order(7)
+    void expiryDeletesShowAsDeleteEventsOfOneRevision() throws Exception {
+        long lease = client.getLeaseClient().grant(1).get(TIMEOUT_S, TimeUnit.SECONDS).getID();
+        for (String k : List.of("ev/a", "ev/b", "ev/c")) {
+            put(k, lease);
+        }
+        List<io.etcd.jetcd.watch.WatchResponse> responses = new CopyOnWriteArrayList<>();
+        try (io.etcd.jetcd.Watch.Watcher w = client.getWatchClient().watch(bs("ev/"),
+                io.etcd.jetcd.options.WatchOption.builder().isPrefix(true).withRevision(currentRevision() + 1).build(),
+                responses::add)) {
+            await("DELETE events of the expired lease", 6,
+                    () -> responses.stream().mapToLong(r -> r.getEvents().size()).sum() >= 3);
+            List<io.etcd.jetcd.watch.WatchEvent> events = responses.get(0).getEvents();
+            assertEquals(3, events.size(), "all three deletions in one response: " + responses);
+            List<String> keys = new java.util.ArrayList<>();
+            for (io.etcd.jetcd.watch.WatchEvent e : events) {
+                assertEquals(io.etcd.jetcd.watch.WatchEvent.EventType.DELETE, e.getEventType());
+                assertEquals(events.get(0).getKeyValue().getModRevision(), e.getKeyValue().getModRevision());
+                keys.add(e.getKeyValue().getKey().toString(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            assertEquals(List.of("ev/a", "ev/b", "ev/c"), keys);
+        }
+    }
 }

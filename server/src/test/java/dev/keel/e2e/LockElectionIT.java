@@ -150,4 +150,57 @@ class LockElectionIT {
         // the lock is released afterwards: nothing left under the prefix
         assertEquals("", ctl.ok("get", "--prefix", "ctl-lock/"));
     }
+
+    /** Starts a long-running etcdctl (elect) whose output goes to a file. */
+    private static Process etcdctlInBackground(Path out, String... args) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(Etcdctl.binary(), "--endpoints=" + server.endpoint()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.to(out.toFile()));
+        pb.environment().put("ETCDCTL_API", "3");
+        return pb.start();
+    }
+
+    private static String awaitOutput(Path out, String expected) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        String text = "";
+        while (System.nanoTime() < deadline) {
+            text = Files.exists(out) ? Files.readString(out) : "";
+            if (text.contains(expected)) {
+                return text;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no '" + expected + "' in output:\n" + text);
+    }
+
+    @Test
+    void etcdctlElectHandsOverWhenTheLeaderQuits() throws Exception {
+        Path out1 = dir.resolve("elect1.out");
+        Path out2 = dir.resolve("elect2.out");
+        Path watch = dir.resolve("observe.out");
+        Process observer = etcdctlInBackground(watch, "elect", "-l", "ctl-elect");
+        Process first = etcdctlInBackground(out1, "elect", "ctl-elect", "p1");
+        Process second = null;
+        try {
+            String won = awaitOutput(out1, "p1\n");
+            assertTrue(won.startsWith("ctl-elect/"), won);
+            awaitOutput(watch, "p1\n");
+            second = etcdctlInBackground(out2, "elect", "ctl-elect", "p2");
+            Thread.sleep(1500);
+            assertEquals("", Files.readString(out2), "the second candidate waits while the first leads");
+            first.destroy(); // SIGTERM: etcdctl resigns before exiting
+            assertTrue(first.waitFor(15, TimeUnit.SECONDS));
+            String won2 = awaitOutput(out2, "p2\n");
+            assertTrue(won2.startsWith("ctl-elect/"), won2);
+            String seen = awaitOutput(watch, "p2\n");
+            assertTrue(seen.indexOf("p1") < seen.indexOf("p2"), seen);
+        } finally {
+            first.destroyForcibly();
+            if (second != null) {
+                second.destroyForcibly();
+            }
+            observer.destroyForcibly();
+        }
+    }
 }
