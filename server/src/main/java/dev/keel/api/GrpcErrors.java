@@ -1,8 +1,7 @@
 package dev.keel.api;
 
-import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
-import dev.keel.raft.RaftException;
+import dev.keel.server.Errors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -10,9 +9,7 @@ import io.grpc.stub.StreamObserver;
 import org.jboss.logging.Logger;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
 
 /** Turns the server's outcomes into gRPC replies: values as responses, failures as etcd's status and text. */
@@ -24,33 +21,19 @@ final class GrpcErrors {
     }
 
     static StatusRuntimeException toStatus(Throwable t) {
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
+        t = Errors.unwrap(t);
         if (t instanceof StatusRuntimeException s) {
             return s;
-        }
-        if (t instanceof EtcdException e) {
-            return Status.fromCodeValue(e.code()).withDescription(e.getMessage()).asRuntimeException();
         }
         if (t instanceof java.util.concurrent.CancellationException) {
             return Status.CANCELLED.withDescription("context canceled").asRuntimeException();
         }
-        if (t instanceof RaftException.NoLeader) {
-            return of(EtcdError.NO_LEADER);
-        }
-        if (t instanceof RaftException.Timeout) {
-            return of(EtcdError.TIMEOUT);
-        }
-        if (t instanceof RaftException.Stopped) {
-            return of(EtcdError.STOPPED);
+        EtcdException e = Errors.toEtcd(t);
+        if (e != null) {
+            return Status.fromCodeValue(e.code()).withDescription(e.getMessage()).asRuntimeException();
         }
         LOG.error("request failed unexpectedly", t);
         return Status.UNKNOWN.withDescription(String.valueOf(t.getMessage())).withCause(t).asRuntimeException();
-    }
-
-    private static StatusRuntimeException of(EtcdError e) {
-        return Status.fromCodeValue(e.code()).withDescription(e.message()).asRuntimeException();
     }
 
     /** Completes a unary call from a future: the value, or the failure as a status. */
