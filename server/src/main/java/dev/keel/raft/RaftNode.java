@@ -27,8 +27,13 @@ public interface RaftNode extends AutoCloseable {
      */
     CompletableFuture<Void> readBarrier();
 
-    /** A snapshot of the member's Raft view, for response headers and Status. */
+    /** A snapshot of the member's Raft view, for Status. */
     RaftStatus status();
+
+    /** The current term alone (every response header carries it), cheaper than {@link #status()}. */
+    default long term() {
+        return status().term();
+    }
 
     @Override
     void close() throws Exception;

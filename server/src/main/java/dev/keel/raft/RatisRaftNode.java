@@ -605,6 +605,12 @@ public final class RatisRaftNode implements RaftNode {
                 Math.max(0, info.getLastAppliedIndex()));
     }
 
+    @Override
+    public long term() {
+        final RaftServer.Division d = division;
+        return d == null ? 0 : d.getInfo().getCurrentTerm();
+    }
+
     private RaftPeerId currentLeader() {
         final RaftServer.Division d = division;
         return d == null ? null : d.getInfo().getLeaderId();

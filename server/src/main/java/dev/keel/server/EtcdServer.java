@@ -158,7 +158,7 @@ public final class EtcdServer implements AutoCloseable {
                 .setClusterId(identity.clusterId())
                 .setMemberId(identity.memberId())
                 .setRevision(revision)
-                .setRaftTerm(raft.status().term())
+                .setRaftTerm(raft.term())
                 .build();
     }
 
