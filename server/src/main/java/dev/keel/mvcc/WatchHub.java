@@ -1,11 +1,14 @@
 package dev.keel.mvcc;
 
+import com.google.protobuf.ByteString;
 import dev.keel.proto.mvccpb.Event;
-import dev.keel.proto.mvccpb.KeyValue;
 import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -23,8 +26,10 @@ import java.util.concurrent.TimeUnit;
  * watcher to synced once it has caught up. A watcher whose consumer cannot keep up (its sink refuses a
  * delivery) simply becomes unsynced again, so a slow consumer never blocks writes or other watchers.
  *
- * <p>Invariant: for every watcher, {@code nextRev} is the oldest revision not yet handed to its sink. Events are
- * handed over only in whole revisions.
+ * <p>Invariants: a synced watcher has been handed every event of its range up to the last notified revision; an
+ * unsynced one, every event before its {@code nextRev}. Events are handed over only in whole revisions. Synced
+ * watchers are indexed by key (single-key watchers) or kept in a list (ranges), so a write costs a map lookup per
+ * changed key plus a scan of the range watchers, not a visit to every watcher.
  */
 public final class WatchHub implements AutoCloseable {
 
@@ -42,13 +47,22 @@ public final class WatchHub implements AutoCloseable {
 
         /** The watcher needed history below the compaction revision; it has been removed. */
         void compacted(long compactRev);
+
+        /** Whether the consumer has room for more; a stuck one is skipped by the catch-up loop (no wasted reads). */
+        default boolean wantsMore() {
+            return true;
+        }
     }
 
     /** A registered watcher. */
     public final class Watcher {
         private final byte[] key;
         private final byte[] end; // null: one key; empty: to the end; else [key, end)
+        private final ByteString keyBytes;
         private final Sink sink;
+        /** Events before this revision are not for this watcher (a start revision in the future). */
+        private long startRev;
+        /** While unsynced: the oldest revision not yet handed over. (Synced: everything up to notifiedRev.) */
         private long nextRev;
         private boolean synced;
         private boolean cancelled;
@@ -56,6 +70,7 @@ public final class WatchHub implements AutoCloseable {
         private Watcher(byte[] key, byte[] end, Sink sink) {
             this.key = key;
             this.end = end;
+            this.keyBytes = ByteString.copyFrom(key);
             this.sink = sink;
         }
 
@@ -78,7 +93,8 @@ public final class WatchHub implements AutoCloseable {
 
     private final MvccStore store;
     private final Object lock = new Object();
-    private final Set<Watcher> synced = new LinkedHashSet<>();
+    private final Map<ByteString, Set<Watcher>> syncedByKey = new HashMap<>();
+    private final Set<Watcher> syncedRanges = new LinkedHashSet<>();
     private final Set<Watcher> unsynced = new LinkedHashSet<>();
     private long notifiedRev;
     private final ScheduledExecutorService syncer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -102,10 +118,10 @@ public final class WatchHub implements AutoCloseable {
         synchronized (lock) {
             sink.created(notifiedRev);
             if (startRev <= 0 || startRev > notifiedRev) {
-                w.nextRev = Math.max(notifiedRev + 1, startRev);
-                w.synced = true;
-                synced.add(w);
+                w.startRev = Math.max(notifiedRev + 1, startRev);
+                addSynced(w);
             } else {
+                w.startRev = startRev;
                 w.nextRev = startRev;
                 unsynced.add(w);
             }
@@ -119,7 +135,7 @@ public final class WatchHub implements AutoCloseable {
     public void cancel(Watcher w) {
         synchronized (lock) {
             w.cancelled = true;
-            synced.remove(w);
+            removeSynced(w);
             unsynced.remove(w);
         }
     }
@@ -127,7 +143,42 @@ public final class WatchHub implements AutoCloseable {
     /** Whether the watcher has been handed everything up to the newest revision. */
     public boolean isSynced(Watcher w) {
         synchronized (lock) {
-            return w.synced && w.nextRev > notifiedRev;
+            return w.synced;
+        }
+    }
+
+    /** Number of registered watchers, synced or not. */
+    public int size() {
+        synchronized (lock) {
+            int n = syncedRanges.size() + unsynced.size();
+            for (Set<Watcher> ws : syncedByKey.values()) {
+                n += ws.size();
+            }
+            return n;
+        }
+    }
+
+    private void addSynced(Watcher w) {
+        w.synced = true;
+        if (w.end == null) {
+            syncedByKey.computeIfAbsent(w.keyBytes, k -> new LinkedHashSet<>()).add(w);
+        } else {
+            syncedRanges.add(w);
+        }
+    }
+
+    private void removeSynced(Watcher w) {
+        if (!w.synced) {
+            return;
+        }
+        w.synced = false;
+        if (w.end == null) {
+            Set<Watcher> ws = syncedByKey.get(w.keyBytes);
+            if (ws != null && ws.remove(w) && ws.isEmpty()) {
+                syncedByKey.remove(w.keyBytes);
+            }
+        } else {
+            syncedRanges.remove(w);
         }
     }
 
@@ -139,7 +190,7 @@ public final class WatchHub implements AutoCloseable {
         synchronized (lock) {
             for (Watcher w : watchers) {
                 // unsynced, or waiting for a future start revision: no progress can be promised yet
-                if (!w.cancelled && (!w.synced || w.nextRev > notifiedRev + 1)) {
+                if (!w.cancelled && (!w.synced || w.startRev > notifiedRev + 1)) {
                     return false;
                 }
             }
@@ -165,55 +216,53 @@ public final class WatchHub implements AutoCloseable {
                 return;
             }
             notifiedRev = rev;
-            if (synced.isEmpty()) {
+            if (syncedByKey.isEmpty() && syncedRanges.isEmpty()) {
                 return;
             }
-            // a copy: a sink may cancel watchers (its own or others) while it is being offered events
-            List<Watcher> targets = new ArrayList<>(synced);
             for (int start = 0, end; start < events.size(); start = end) {
                 long r = events.get(start).getKv().getModRevision();
                 end = start + 1;
                 while (end < events.size() && events.get(end).getKv().getModRevision() == r) {
                     end++;
                 }
-                deliver(events.subList(start, end), r, targets);
-            }
-            for (Watcher w : synced) {
-                // max: a watcher waiting for a future start revision must not be moved back to this one
-                w.nextRev = Math.max(w.nextRev, rev + 1);
+                deliver(events.subList(start, end), r);
             }
         }
     }
 
     /** Hands the events of revision {@code rev} to the synced watchers they concern. Caller holds the lock. */
-    private void deliver(List<Event> events, long rev, List<Watcher> targets) {
-        List<Watcher> fallen = null;
-        for (Watcher w : targets) {
+    private void deliver(List<Event> events, long rev) {
+        // first decide who gets what, then offer: a sink may cancel watchers while it is being offered events
+        Map<Watcher, List<Event>> mine = new LinkedHashMap<>();
+        for (Event e : events) {
+            ByteString k = e.getKv().getKey();
+            Set<Watcher> exact = syncedByKey.get(k);
+            if (exact != null) {
+                for (Watcher w : exact) {
+                    if (rev >= w.startRev) {
+                        mine.computeIfAbsent(w, x -> new ArrayList<>(1)).add(e);
+                    }
+                }
+            }
+            if (!syncedRanges.isEmpty()) {
+                byte[] kb = k.toByteArray();
+                for (Watcher w : syncedRanges) {
+                    if (rev >= w.startRev && w.matches(kb)) {
+                        mine.computeIfAbsent(w, x -> new ArrayList<>(1)).add(e);
+                    }
+                }
+            }
+        }
+        for (Map.Entry<Watcher, List<Event>> m : mine.entrySet()) {
+            Watcher w = m.getKey();
             if (w.cancelled || !w.synced) {
                 continue;
             }
-            List<Event> mine = select(w, events);
-            if (mine.isEmpty()) {
-                continue;
-            }
-            if (offerSafely(w, mine, rev)) {
-                w.nextRev = rev + 1;
-            } else {
+            if (!offerSafely(w, m.getValue(), rev)) {
                 // its consumer is behind: it catches up from history later, from this revision
+                removeSynced(w);
                 w.nextRev = rev;
-                if (fallen == null) {
-                    fallen = new ArrayList<>();
-                }
-                fallen.add(w);
-            }
-        }
-        if (fallen != null) {
-            for (Watcher w : fallen) {
-                if (!w.cancelled) {
-                    w.synced = false;
-                    synced.remove(w);
-                    unsynced.add(w);
-                }
+                unsynced.add(w);
             }
         }
     }
@@ -230,20 +279,6 @@ public final class WatchHub implements AutoCloseable {
             cancel(w);
             return true;
         }
-    }
-
-    private static List<Event> select(Watcher w, List<Event> events) {
-        List<Event> mine = null;
-        for (Event e : events) {
-            KeyValue kv = e.getKv();
-            if (kv.getModRevision() >= w.nextRev && w.matches(kv.getKey().toByteArray())) {
-                if (mine == null) {
-                    mine = new ArrayList<>();
-                }
-                mine.add(e);
-            }
-        }
-        return mine == null ? List.of() : mine;
     }
 
     private void syncSafely() {
@@ -287,6 +322,9 @@ public final class WatchHub implements AutoCloseable {
                 }
                 from = w.nextRev;
             }
+            if (!w.sink.wantsMore()) {
+                continue;
+            }
             long compactRev = store.compactRevision();
             if (from < compactRev) {
                 compact(w, compactRev);
@@ -318,9 +356,8 @@ public final class WatchHub implements AutoCloseable {
                 }
                 w.nextRev = to + 1;
                 if (w.nextRev > notifiedRev) {
-                    w.synced = true;
                     unsynced.remove(w);
-                    synced.add(w);
+                    addSynced(w);
                 } else {
                     more = true;
                 }
@@ -336,7 +373,7 @@ public final class WatchHub implements AutoCloseable {
             }
             w.cancelled = true;
             unsynced.remove(w);
-            synced.remove(w);
+            removeSynced(w);
             w.sink.compacted(compactRev);
         }
     }

@@ -94,6 +94,11 @@ public final class WatchSession implements AutoCloseable {
         }
 
         @Override
+        public boolean wantsMore() {
+            return queued.get() < MAX_QUEUED / 2;
+        }
+
+        @Override
         public void compacted(long compactRev) {
             watchers.remove(id, this);
             // etcd's header on this response has revision 0 (its mvcc layer sends it without a revision)
