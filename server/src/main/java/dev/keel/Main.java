@@ -2,6 +2,7 @@ package dev.keel;
 
 import dev.keel.server.EtcdConfig;
 import dev.keel.server.EtcdServer;
+import dev.keel.server.SnapshotRestore;
 import dev.keel.server.Version;
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.QuarkusApplication;
@@ -10,7 +11,8 @@ import io.quarkus.runtime.annotations.QuarkusMain;
 import java.net.URI;
 
 /**
- * Entry point: {@code java -jar server/target/quarkus-app/quarkus-run.jar [etcd flags]}. Parses etcd's flags,
+ * Entry point: {@code java -jar server/target/quarkus-app/quarkus-run.jar [etcd flags]}, or
+ * {@code ... snapshot restore|status <file> [flags]} for the offline snapshot tool ({@link SnapshotRestore}). Parses etcd's flags,
  * opens the member (storage, Raft) and only then starts the gRPC/HTTP endpoint, so no request arrives before
  * the member can serve it.
  */
@@ -20,6 +22,12 @@ public class Main implements QuarkusApplication {
     private static volatile EtcdServer server;
 
     public static void main(String... args) {
+        if (args.length > 0 && args[0].equals("snapshot")) {
+            // offline tool (etcdutl's snapshot restore/status): no member, no Quarkus
+            System.exit(SnapshotRestore.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out,
+                    System.err));
+            return;
+        }
         EtcdConfig cfg;
         try {
             cfg = EtcdConfig.parse(args, System.getenv());

@@ -16,12 +16,105 @@ import dev.keel.proto.etcdserverpb.MoveLeaderRequest;
 import dev.keel.proto.etcdserverpb.MoveLeaderResponse;
 import dev.keel.proto.etcdserverpb.StatusRequest;
 import dev.keel.proto.etcdserverpb.StatusResponse;
+import dev.keel.proto.etcdserverpb.SnapshotRequest;
+import dev.keel.proto.etcdserverpb.SnapshotResponse;
+import dev.keel.server.SnapshotStream;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 
-/** etcdserverpb.Maintenance over gRPC. Methods not overridden (Snapshot) answer UNIMPLEMENTED. */
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/** etcdserverpb.Maintenance over gRPC. */
 @GrpcService
 public class MaintenanceService extends MaintenanceGrpc.MaintenanceImplBase {
+
+    /** Threads that read snapshot views and send their chunks (never the event loop, never the apply thread). */
+    private static final ExecutorService SNAPSHOT_SENDERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "snapshot-sender");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /**
+     * Maintenance.Snapshot: sends the server's {@link SnapshotStream} as fast as the client takes it (gRPC flow
+     * control: a message only while the call is ready), and releases the snapshot when done or cancelled.
+     */
+    @Override
+    public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> observer) {
+        new SnapshotPump((ServerCallStreamObserver<SnapshotResponse>) observer).start();
+    }
+
+    private static final class SnapshotPump {
+        private final ServerCallStreamObserver<SnapshotResponse> call;
+        private final java.util.concurrent.atomic.AtomicBoolean scheduled =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        private SnapshotStream stream; // guarded by this
+        private boolean done;          // guarded by this
+        private volatile boolean cancelled;
+
+        SnapshotPump(ServerCallStreamObserver<SnapshotResponse> call) {
+            this.call = call;
+        }
+
+        void start() {
+            // never block the transport's thread: the sender thread releases the snapshot
+            call.setOnCancelHandler(() -> {
+                cancelled = true;
+                schedule();
+            });
+            call.setOnReadyHandler(this::schedule);
+            schedule();
+        }
+
+        private void schedule() {
+            if (scheduled.compareAndSet(false, true)) {
+                SNAPSHOT_SENDERS.execute(this::drain);
+            }
+        }
+
+        private void drain() {
+            synchronized (this) {
+                try {
+                    if (cancelled) {
+                        finish();
+                    }
+                    if (!done && stream == null) {
+                        stream = Main.server().maintenance().snapshot();
+                    }
+                    while (!done && !cancelled && call.isReady()) {
+                        SnapshotResponse next = stream.next();
+                        if (next == null) {
+                            call.onCompleted();
+                            finish();
+                            break;
+                        }
+                        call.onNext(next);
+                    }
+                } catch (RuntimeException e) {
+                    if (!done && !cancelled) {
+                        call.onError(GrpcErrors.toStatus(e));
+                    }
+                    finish();
+                }
+            }
+            scheduled.set(false);
+            // the call may have become ready between the last isReady() and the reset: do not miss it
+            synchronized (this) {
+                if (!done && (cancelled || call.isReady())) {
+                    schedule();
+                }
+            }
+        }
+
+        private synchronized void finish() {
+            done = true;
+            if (stream != null) {
+                stream.close();
+            }
+        }
+    }
 
     @Override
     public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {

@@ -133,6 +133,29 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 index.size(), currentRev, compactRev);
     }
 
+    /** The current and compacted revisions of a store as a snapshot view of its storage sees them. */
+    public record Revisions(long current, long compacted) {
+    }
+
+    /**
+     * The revisions a store opened on the data of {@code view} would have (as {@link #restore} computes them):
+     * current = the newest of the recorded current revision, the last record and the scheduled compaction;
+     * compacted = the scheduled compaction, -1 if none.
+     */
+    public static Revisions revisionsOf(Storage storage, Storage.View view) {
+        Storage.Column kvCol = storage.column(KV_COLUMN);
+        Storage.Column metaCol = storage.column(META_COLUMN);
+        byte[] cur = view.get(metaCol, CURRENT_REV);
+        byte[] sched = view.get(metaCol, COMPACT_SCHEDULED);
+        byte[] last = view.lastKey(kvCol);
+        long compacted = sched == null ? -1 : Revision.getLong(sched, 0);
+        long current = Math.max(cur == null ? 1 : Revision.getLong(cur, 0), compacted);
+        if (last != null) {
+            current = Math.max(current, Revision.fromBytes(last).main());
+        }
+        return new Revisions(current, compacted);
+    }
+
     private long readLong(byte[] key, long dflt) {
         byte[] b = storage.get(meta, key);
         return b == null ? dflt : Revision.getLong(b, 0);

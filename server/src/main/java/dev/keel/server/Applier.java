@@ -24,7 +24,8 @@ import java.nio.ByteBuffer;
 final class Applier implements StateMachineApplier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
-    private static final byte[] APPLIED = "raft/applied".getBytes();
+    /** Meta key of the applied (index, term); never part of a snapshot (a restored member starts a new log). */
+    static final byte[] APPLIED = "raft/applied".getBytes();
 
     private final Storage storage;
     private final Storage.Column meta;

@@ -79,9 +79,7 @@ public final class EtcdServer implements AutoCloseable {
     private EtcdServer(EtcdConfig config) {
         this.config = config;
         this.identity = MemberIdentity.loadOrCreate(config);
-        List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
-        columns.addAll(Lessor.COLUMNS);
-        this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), columns);
+        this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), storageColumns());
         this.mvcc = new MvccStore(storage);
         this.lessor = new Lessor(storage, Leases.lessorConfig(config), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
@@ -121,6 +119,13 @@ public final class EtcdServer implements AutoCloseable {
                 Maintenance.QUOTA_REFRESH_NANOS);
         this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
                 req -> propose(() -> { }, req));
+    }
+
+    /** The column families of a member's database (also what a snapshot restore creates). */
+    static List<String> storageColumns() {
+        List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
+        columns.addAll(Lessor.COLUMNS);
+        return columns;
     }
 
     /** Opens storage, replays the log and joins the cluster. */

@@ -163,6 +163,16 @@ public final class Maintenance {
         }, readers);
     }
 
+    // ---- Snapshot ----------------------------------------------------------------------------------------
+
+    /**
+     * Maintenance.Snapshot: a stream over a consistent point-in-time view of the whole database. Opening it
+     * reads the view once to size it; call from a thread that may block, not from the apply thread.
+     */
+    public SnapshotStream snapshot() {
+        return new SnapshotStream(storage, server::header);
+    }
+
     // ---- Alarm -------------------------------------------------------------------------------------------
 
     /** Maintenance.Alarm: every action goes through the log (as in etcd), so all members answer alike. */

@@ -69,6 +69,11 @@ public final class Storage implements AutoCloseable {
     private final List<ColumnFamilyHandle> handles;
     private final Map<String, Column> columns = new HashMap<>();
     private final WriteOptions writeOptions = new WriteOptions().setSync(false);
+    /** Held (shared) by every {@link View} operation and (exclusive) by {@link #close}: no read outlives the DB. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private volatile boolean closed;
+    private final java.util.Set<View> openViews = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private Storage(Path dir, RocksDB db, DBOptions dbOptions, ColumnFamilyOptions cfOptions, LRUCache cache,
                     List<String> names, List<ColumnFamilyHandle> handles) {
@@ -300,8 +305,177 @@ public final class Storage implements AutoCloseable {
         return total;
     }
 
+    /**
+     * A consistent point-in-time view of every column (a RocksDB snapshot): later writes are invisible to it and
+     * are not held up by it. Close it when done; it keeps the data it sees alive on disk until then.
+     */
+    public View openView() {
+        lifecycle.readLock().lock();
+        try {
+            if (closed) {
+                throw new StorageException("database closed", null);
+            }
+            View v = new View(db.getSnapshot());
+            openViews.add(v);
+            return v;
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** See {@link #openView()}. Not thread-safe: one thread at a time. */
+    public final class View implements AutoCloseable {
+        private final Snapshot snapshot;
+        private final ReadOptions readOptions;
+        private final List<Cursor> cursors = new ArrayList<>();
+        private boolean released;
+
+        private View(Snapshot snapshot) {
+            this.snapshot = snapshot;
+            this.readOptions = new ReadOptions().setSnapshot(snapshot);
+        }
+
+        /** The column names of the database (without RocksDB's unused {@code default}), sorted. */
+        public List<String> columnNames() {
+            List<String> names = new ArrayList<>(new TreeMap<>(columns).keySet());
+            names.remove("default");
+            return names;
+        }
+
+        public byte[] get(Column column, byte[] key) {
+            return guarded(() -> db.get(column.handle, readOptions, key));
+        }
+
+        /** The last key of the column in key order, or null if it is empty. */
+        public byte[] lastKey(Column column) {
+            return guarded(() -> {
+                try (RocksIterator it = db.newIterator(column.handle, readOptions)) {
+                    it.seekToLast();
+                    byte[] k = it.isValid() ? it.key() : null;
+                    it.status();
+                    return k;
+                }
+            });
+        }
+
+        /** Iterates one column in key order, from the first key. Closed with the view at the latest. */
+        public Cursor cursor(String columnName) {
+            Column c = column(columnName);
+            Cursor cur = guarded(() -> new Cursor(db.newIterator(c.handle, readOptions)));
+            cursors.add(cur);
+            return cur;
+        }
+
+        private <T> T guarded(RocksCall<T> call) {
+            lifecycle.readLock().lock();
+            try {
+                if (closed || released) {
+                    throw new StorageException("snapshot view closed", null);
+                }
+                return call.call();
+            } catch (RocksDBException e) {
+                throw new StorageException("read failed: " + e.getMessage(), e);
+            } finally {
+                lifecycle.readLock().unlock();
+            }
+        }
+
+        /** Releases the RocksDB snapshot (so its data may be compacted away). Idempotent. */
+        @Override
+        public void close() {
+            lifecycle.readLock().lock();
+            try {
+                if (released) {
+                    return;
+                }
+                released = true;
+                openViews.remove(this);
+                if (!closed) {
+                    free();
+                }
+            } finally {
+                lifecycle.readLock().unlock();
+            }
+        }
+
+        /** Frees the native resources; only under the lifecycle lock, before the database closes. */
+        private void free() {
+            for (Cursor c : cursors) {
+                c.release();
+            }
+            readOptions.close();
+            db.releaseSnapshot(snapshot);
+        }
+
+        /** One column's key/value pairs in key order: {@code while (c.next()) use(c.key(), c.value())}. */
+        public final class Cursor {
+            private final RocksIterator it;
+            private boolean started;
+            private boolean done;
+            private byte[] key;
+            private byte[] value;
+
+            private Cursor(RocksIterator it) {
+                this.it = it;
+            }
+
+            /** Moves to the next pair; false at the end (the iterator is then released). */
+            public boolean next() {
+                if (done) {
+                    return false;
+                }
+                return guarded(() -> {
+                    if (!started) {
+                        it.seekToFirst();
+                        started = true;
+                    } else {
+                        it.next();
+                    }
+                    if (!it.isValid()) {
+                        it.status();
+                        release();
+                        return false;
+                    }
+                    key = it.key();
+                    value = it.value();
+                    return true;
+                });
+            }
+
+            public byte[] key() {
+                return key;
+            }
+
+            public byte[] value() {
+                return value;
+            }
+
+            private void release() {
+                if (!done) {
+                    done = true;
+                    it.close();
+                }
+            }
+        }
+    }
+
+    @FunctionalInterface
+    private interface RocksCall<T> {
+        T call() throws RocksDBException;
+    }
+
     @Override
     public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            closed = true;
+            for (View v : openViews) {
+                v.free(); // a snapshot still streaming fails with "snapshot view closed" from now on
+            }
+            openViews.clear();
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
         for (ColumnFamilyHandle h : handles) {
             h.close();
         }

@@ -53,6 +53,7 @@ public final class ServerProcess implements AutoCloseable {
         this.clientPort = freePort();
         this.peerPort = freePort();
         this.extraFlags = extraFlags;
+        // beside the data dir, not in it: a member may start on a data dir made by a snapshot restore
         this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
     }
 
@@ -61,6 +62,23 @@ public final class ServerProcess implements AutoCloseable {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
         p.launch();
         return p;
+    }
+
+    /**
+     * A single-member cluster in {@code dataDir} with its ports chosen but not started yet, e.g. to restore a
+     * snapshot into its data dir first (with {@link #peerUrl()} in the restore's --initial-cluster); start it
+     * with {@link #launchPrepared()}. An existing data dir keeps its identity, as in etcd.
+     */
+    public static ServerProcess prepare(Path dataDir, String... extraFlags) throws IOException {
+        return new ServerProcess(dataDir, "m1", List.of(extraFlags));
+    }
+
+    /** Starts a member made by {@link #prepare} and waits until it serves. */
+    public void launchPrepared() throws Exception {
+        if (process != null) {
+            throw new IllegalStateException("already started");
+        }
+        launch();
     }
 
     /**
