@@ -58,10 +58,10 @@ import java.util.function.Function;
 public class JsonGateway {
 
     /** What grpc-go says when a request is over the server's receive limit (etcd's gateway goes through gRPC). */
-    private static final String TOO_LARGE = "grpc: received message larger than max (%d vs. %d)";
+    static final String TOO_LARGE = "grpc: received message larger than max (%d vs. %d)";
 
     private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
-    private static final JsonFormat.Printer PRINTER = JsonFormat.printer()
+    static final JsonFormat.Printer PRINTER = JsonFormat.printer()
             .preservingProtoFieldNames()
             .omittingInsignificantWhitespace();
 
@@ -111,8 +111,6 @@ public class JsonGateway {
                 r -> CompletableFuture.completedFuture(Main.server().status()));
 
         String[][] notYet = {
-                {"/v3/watch", "etcdserverpb.Watch/Watch"},
-                {"/v3/lease/keepalive", "etcdserverpb.Lease/LeaseKeepAlive"},
                 {"/v3/cluster/member/add", "etcdserverpb.Cluster/MemberAdd"},
                 {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
                 {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
@@ -141,7 +139,6 @@ public class JsonGateway {
                 {"/v3/auth/role/delete", "etcdserverpb.Auth/RoleDelete"},
                 {"/v3/auth/role/grant", "etcdserverpb.Auth/RoleGrantPermission"},
                 {"/v3/auth/role/revoke", "etcdserverpb.Auth/RoleRevokePermission"},
-                {"/v3/election/observe", "v3electionpb.Election/Observe"},
         };
         for (String[] p : notYet) {
             NOT_YET.put(p[0], p[1]);
@@ -167,6 +164,7 @@ public class JsonGateway {
                     .handler(BodyHandler.create(false).setBodyLimit(maxBody))
                     .handler(ctx -> serve(ctx, rpc, maxMessage))
                     .failureHandler(ctx -> failed(ctx, maxMessage)));
+            GatewayStreams.install(router, prefix, maxMessage, maxBody);
             router.route(prefix + "*").handler(this::unrouted);
         }
     }
@@ -209,7 +207,7 @@ public class JsonGateway {
     }
 
     @SuppressWarnings("unchecked")
-    private static <Q extends Message> Q parse(Buffer body, Q prototype) throws InvalidProtocolBufferException {
+    static <Q extends Message> Q parse(Buffer body, Q prototype) throws InvalidProtocolBufferException {
         String json = body == null ? "" : body.toString(StandardCharsets.UTF_8);
         if (json.isBlank()) {
             return prototype; // grpc-gateway takes an empty body (EOF) as the empty request
@@ -237,7 +235,7 @@ public class JsonGateway {
     }
 
     /** The body handler's failures: a body over its limit, or one that could not be read. */
-    private static void failed(RoutingContext ctx, long maxMessage) {
+    static void failed(RoutingContext ctx, long maxMessage) {
         if (ctx.statusCode() == 413) {
             long length = -1;
             try {
@@ -264,7 +262,7 @@ public class JsonGateway {
         if (path.startsWith("/v3beta/")) {
             path = "/v3/" + path.substring("/v3beta/".length());
         }
-        boolean known = RPCS.containsKey(path) || NOT_YET.containsKey(path);
+        boolean known = RPCS.containsKey(path) || GatewayStreams.PATHS.contains(path) || NOT_YET.containsKey(path);
         if (known && ctx.request().method() != HttpMethod.POST) {
             writeError(ctx.response(), EtcdError.Codes.UNIMPLEMENTED, "Method Not Allowed", false);
         } else if (NOT_YET.containsKey(path)) {

@@ -3,6 +3,7 @@ package dev.keel.mvcc;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
+import dev.keel.metrics.Metrics;
 import dev.keel.proto.mvccpb.Event;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.storage.Storage;
@@ -68,7 +69,16 @@ public final class MvccStore implements AutoCloseable, KvReader {
         this.kv = storage.column(KV_COLUMN);
         this.meta = storage.column(META_COLUMN);
         restore();
+        liveKeys.add(index.range(new byte[]{0}, new byte[0], currentRev, 0, null));
         this.watchHub = new WatchHub(this, currentRev);
+    }
+
+    /** Keys that exist now (not deleted), for etcd_debugging_mvcc_keys_total. Changed only by the apply thread. */
+    private final java.util.concurrent.atomic.LongAdder liveKeys = new java.util.concurrent.atomic.LongAdder();
+
+    /** How many keys exist at the current revision (as seen by the apply thread, before publication). */
+    public long liveKeys() {
+        return liveKeys.sum();
     }
 
     /** Watchers of this store's changes. */
@@ -331,6 +341,10 @@ public final class MvccStore implements AutoCloseable, KvReader {
         private final Writer writer;
         private final long beginRev;
         private int changes;
+        /** Operations for etcd's mvcc counters, recorded at {@link #end()}. */
+        private int ranges;
+        private int puts;
+        private int deletes;
 
         private WriteTxn(Writer writer) {
             this.writer = writer;
@@ -353,11 +367,13 @@ public final class MvccStore implements AutoCloseable, KvReader {
 
         /** Ends the transaction; the writer's next one starts at this one's revision. */
         public void end() {
+            Metrics.mvccTxn(ranges, puts, deletes);
             writer.end(this);
         }
 
         @Override
         public RangeResult range(byte[] key, byte[] end, long rev, long limit, boolean countOnly) {
+            ranges++;
             long cur = revision();
             long atRev = checkReadRevision(rev, cur);
             return read(key, end, atRev, cur, limit, countOnly, writer.pending);
@@ -376,7 +392,11 @@ public final class MvccStore implements AutoCloseable, KvReader {
         /** Writes a value; returns the stored key-value (with its revisions and version). */
         public KeyValue put(byte[] key, ByteString value, long lease) {
             long rev = beginRev + 1;
+            puts++;
             KeyIndex.Hit prev = index.get(key, rev);
+            if (prev == null) {
+                liveKeys.increment();
+            }
             long created = prev == null ? rev : prev.created().main();
             long version = prev == null ? 1 : prev.version() + 1;
             KeyValue stored = KeyValue.newBuilder()
@@ -398,6 +418,8 @@ public final class MvccStore implements AutoCloseable, KvReader {
         public long deleteRange(byte[] key, byte[] end) {
             List<TreeIndex.Found> found = new ArrayList<>();
             index.range(key, end, revision(), 0, found);
+            deletes++;
+            liveKeys.add(-found.size());
             long rev = beginRev + 1;
             for (TreeIndex.Found f : found) {
                 Revision r = next();

@@ -140,6 +140,13 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
+    /** Registered watchers, synced or catching up (etcd_debugging_mvcc_watcher_total). */
+    public int watcherCount() {
+        synchronized (lock) {
+            return synced.size() + unsynced.size();
+        }
+    }
+
     /** Whether the watcher has been handed everything up to the newest revision. */
     public boolean isSynced(Watcher w) {
         synchronized (lock) {

@@ -1,5 +1,8 @@
 package dev.keel.raft;
 
+import dev.keel.metrics.Metrics;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.protocol.Message;
@@ -52,6 +55,20 @@ final class KeelStateMachine extends BaseStateMachine {
 
     KeelStateMachine(StateMachineApplier applier) {
         this.applier = Objects.requireNonNull(applier, "applier");
+    }
+
+    /** The last leader reported by Ratis, for etcd_server_leader_changes_seen_total. */
+    private RaftPeerId lastLeader;
+
+    /** etcd counts a leader change whenever a leader is known and differs from the one before. */
+    @Override
+    public synchronized void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+        if (newLeaderId != null && !newLeaderId.equals(lastLeader)) {
+            Metrics.LEADER_CHANGES.inc();
+        }
+        if (newLeaderId != null) {
+            lastLeader = newLeaderId;
+        }
     }
 
     /** The applier exception that stopped this member, or null. */

@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
+import dev.keel.metrics.Metrics;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.internal.InternalBatch;
@@ -89,7 +90,9 @@ final class Applier implements StateMachineApplier {
             alarms.commit(rows);
             downgrade.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
+            long t0 = System.nanoTime();
             storage.write(rows);
+            Metrics.BACKEND_COMMIT.observeNanos(System.nanoTime() - t0);
         }
         writer.publish();
         appliedTerm = term;
@@ -98,6 +101,17 @@ final class Applier implements StateMachineApplier {
     }
 
     private InternalResponse applyOne(long index, InternalRequest req, MvccStore.Writer writer) {
+        long t0 = System.nanoTime();
+        try {
+            return applyOneTimed(index, req, writer);
+        } finally {
+            if (System.nanoTime() - t0 > Metrics.SLOW_APPLY_NANOS) {
+                Metrics.SLOW_APPLIES.inc(); // etcd: "apply request took too long"
+            }
+        }
+    }
+
+    private InternalResponse applyOneTimed(long index, InternalRequest req, MvccStore.Writer writer) {
         MvccStore.WriteTxn txn = writer.begin();
         InternalResponse.Builder resp = InternalResponse.newBuilder();
         int seen = writer.events().size();

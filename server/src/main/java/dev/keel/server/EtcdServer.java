@@ -3,6 +3,7 @@ package dev.keel.server;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
+import dev.keel.metrics.Metrics;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.etcdserverpb.CompactionRequest;
@@ -119,6 +120,44 @@ public final class EtcdServer implements AutoCloseable {
                 Maintenance.QUOTA_REFRESH_NANOS);
         this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
                 req -> propose(() -> { }, req));
+        registerMetrics();
+    }
+
+    /** The metrics whose values live here, read on each scrape (etcd 3.6's names and help texts). */
+    private void registerMetrics() {
+        var m = Metrics.REGISTRY;
+        m.gaugeFunction("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
+                () -> raft.status().leaderId() == null ? 0 : 1);
+        m.gaugeFunction("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+                () -> raft.status().isLeader() ? 1 : 0);
+        m.gaugeFunction("etcd_server_is_learner", "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+                () -> raft.status().isLearner() ? 1 : 0);
+        m.gaugeFunction("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
+                () -> raft.status().commitIndex());
+        m.gaugeFunction("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.",
+                () -> raft.status().appliedIndex());
+        m.info("etcd_server_id", "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+                "server_id", ClusterIds.hex(identity.memberId()));
+        m.info("etcd_server_version", "Which version is running. 1 for 'server_version' label with current version.",
+                "server_version", Version.SERVER);
+        String[] cv = Version.CLUSTER.split("\\.");
+        m.info("etcd_cluster_version",
+                "Which version is running. 1 for 'cluster_version' label with current cluster version",
+                "cluster_version", cv.length > 2 ? cv[0] + "." + cv[1] : Version.CLUSTER);
+        long quotaBytes = config.quotaBackendBytes();
+        m.gaugeFunction("etcd_server_quota_backend_bytes", "Current backend storage quota size in bytes.",
+                () -> quotaBytes);
+        m.gaugeFunction("etcd_mvcc_db_total_size_in_bytes",
+                "Total size of the underlying database physically allocated in bytes.", storage::sizeOnDisk);
+        m.gaugeFunction("etcd_mvcc_db_total_size_in_use_in_bytes",
+                "Total size of the underlying database logically in use in bytes.", storage::sizeInUse);
+        m.gaugeFunction("etcd_debugging_mvcc_keys_total", "Total number of keys.", mvcc::liveKeys);
+        m.gaugeFunction("etcd_debugging_mvcc_watcher_total", "Total number of watchers.",
+                () -> mvcc.watchHub().watcherCount());
+        m.gaugeFunction("etcd_debugging_mvcc_current_revision", "The current revision of store.",
+                mvcc::currentRevision);
+        m.gaugeFunction("etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.",
+                () -> Math.max(0, mvcc.compactRevision()));
     }
 
     /** The column families of a member's database (also what a snapshot restore creates). */
@@ -181,6 +220,7 @@ public final class EtcdServer implements AutoCloseable {
         }
         CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
         return ready.thenApplyAsync(v -> {
+            Metrics.MVCC_RANGE.inc(); // etcd: a read transaction with one range
             RangeResponse resp = kv.range(mvcc, r);
             return resp.toBuilder().setHeader(stamp(resp.getHeader())).build();
         }, readers);
@@ -286,6 +326,7 @@ public final class EtcdServer implements AutoCloseable {
     /** The key's value as of {@code rev}, or null if absent or compacted (for watch events' prev_kv). */
     KeyValue previous(byte[] key, long rev) {
         try {
+            Metrics.MVCC_RANGE.inc(); // etcd reads a watch event's prev_kv through the store's Range too
             var kvs = mvcc.range(key, null, rev, 1, false).kvs();
             return kvs.isEmpty() ? null : kvs.get(0);
         } catch (EtcdException e) {

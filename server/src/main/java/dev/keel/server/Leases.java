@@ -1,5 +1,6 @@
 package dev.keel.server;
 
+import dev.keel.metrics.Metrics;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
@@ -265,7 +266,9 @@ final class Leases implements AutoCloseable {
             }
             propose.apply(InternalRequest.newBuilder().setLeaseRevoke(LeaseRevokeRequest.newBuilder().setID(id)))
                     .whenComplete((r, e) -> {
-                        if (e != null && !isLeaseNotFound(e)) {
+                        if (e == null) {
+                            Metrics.LEASE_EXPIRED.inc();
+                        } else if (!isLeaseNotFound(e)) {
                             LOG.warnf("failed to revoke expired lease %016x: %s", id, e.getMessage());
                         }
                     });

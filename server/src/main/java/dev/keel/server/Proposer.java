@@ -1,6 +1,7 @@
 package dev.keel.server;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.keel.metrics.Metrics;
 import dev.keel.proto.internal.InternalBatch;
 import dev.keel.proto.internal.InternalBatchResponse;
 import dev.keel.proto.internal.InternalRequest;
@@ -41,6 +42,7 @@ final class Proposer {
     /** Proposes {@code request}; completes with its apply result or fails with the Raft engine's error. */
     CompletableFuture<InternalResponse> submit(InternalRequest request, int serializedSize) {
         Pending p = new Pending(request, serializedSize, new CompletableFuture<>());
+        Metrics.PROPOSALS_PENDING.inc();
         List<Pending> batch;
         synchronized (this) {
             queue.add(p);
@@ -74,7 +76,15 @@ final class Proposer {
         for (Pending p : batch) {
             entry.addRequests(p.request());
         }
+        long t0 = System.nanoTime();
         raft.propose(entry.build().toByteArray()).whenComplete((bytes, err) -> {
+            if (err == null) {
+                // appended and fsynced to the Raft log, committed and applied here (see README, Metrics)
+                Metrics.WAL_FSYNC.observeNanos(System.nanoTime() - t0);
+            } else {
+                Metrics.PROPOSALS_FAILED.add(batch.size());
+            }
+            Metrics.PROPOSALS_PENDING.add(-batch.size());
             complete(batch, bytes, err);
             List<Pending> next;
             synchronized (this) {

@@ -1,6 +1,7 @@
 package dev.keel.server;
 
 import com.google.protobuf.CodedOutputStream;
+import dev.keel.metrics.Metrics;
 import dev.keel.mvcc.WatchHub;
 import dev.keel.proto.etcdserverpb.WatchCreateRequest;
 import dev.keel.proto.etcdserverpb.WatchRequest;
@@ -132,6 +133,7 @@ public final class WatchSession implements AutoCloseable {
         this.maxResponseBytes = maxResponseBytes;
         this.ticker = timer.scheduleAtFixedRate(this::progressTick, progressIntervalMs, progressIntervalMs,
                 TimeUnit.MILLISECONDS);
+        Metrics.WATCH_STREAMS.inc();
     }
 
     /** Handles one request from the client. */
@@ -342,6 +344,7 @@ public final class WatchSession implements AutoCloseable {
             return;
         }
         closed = true;
+        Metrics.WATCH_STREAMS.dec();
         ticker.cancel(false);
         for (Entry e : watchers.values()) {
             if (e.watcher != null) {
