@@ -140,13 +140,6 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
-    /** Registered watchers, synced or catching up (etcd_debugging_mvcc_watcher_total). */
-    public int watcherCount() {
-        synchronized (lock) {
-            return synced.size() + unsynced.size();
-        }
-    }
-
     /** Whether the watcher has been handed everything up to the newest revision. */
     public boolean isSynced(Watcher w) {
         synchronized (lock) {
@@ -154,8 +147,8 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
-    /** Number of registered watchers, synced or not. */
-    public int size() {
+    /** Registered watchers, synced or catching up (etcd_debugging_mvcc_watcher_total). */
+    public int watcherCount() {
         synchronized (lock) {
             int n = syncedRanges.size() + unsynced.size();
             for (Set<Watcher> ws : syncedByKey.values()) {
