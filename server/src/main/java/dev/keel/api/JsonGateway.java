@@ -5,6 +5,12 @@ import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import dev.keel.Main;
 import dev.keel.errors.EtcdError;
+import dev.keel.proto.etcdserverpb.AlarmRequest;
+import dev.keel.proto.etcdserverpb.DefragmentRequest;
+import dev.keel.proto.etcdserverpb.HashRequest;
+import dev.keel.proto.etcdserverpb.HashKVRequest;
+import dev.keel.proto.etcdserverpb.MoveLeaderRequest;
+import dev.keel.proto.etcdserverpb.DowngradeRequest;
 import dev.keel.proto.etcdserverpb.LeaseGrantRequest;
 import dev.keel.proto.etcdserverpb.LeaseRevokeRequest;
 import dev.keel.proto.etcdserverpb.LeaseTimeToLiveRequest;
@@ -107,6 +113,15 @@ public class JsonGateway {
         rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), r -> Main.server().elections().proclaim(r));
         rpc("/v3/election/leader", LeaderRequest.getDefaultInstance(), r -> Main.server().elections().leader(r));
         rpc("/v3/election/resign", ResignRequest.getDefaultInstance(), r -> Main.server().elections().resign(r));
+        rpc("/v3/maintenance/alarm", AlarmRequest.getDefaultInstance(), r -> Main.server().maintenance().alarm(r));
+        rpc("/v3/maintenance/defragment", DefragmentRequest.getDefaultInstance(),
+                r -> Main.server().maintenance().defragment());
+        rpc("/v3/maintenance/hash", HashRequest.getDefaultInstance(), r -> Main.server().maintenance().hash());
+        rpc("/v3/maintenance/hashkv", HashKVRequest.getDefaultInstance(), r -> Main.server().maintenance().hashKv(r));
+        rpc("/v3/maintenance/transfer-leadership", MoveLeaderRequest.getDefaultInstance(),
+                r -> Main.server().maintenance().moveLeader(r));
+        rpc("/v3/maintenance/downgrade", DowngradeRequest.getDefaultInstance(),
+                r -> Main.server().maintenance().downgrade(r));
         rpc("/v3/maintenance/status", StatusRequest.getDefaultInstance(),
                 r -> CompletableFuture.completedFuture(Main.server().status()));
 
@@ -115,13 +130,7 @@ public class JsonGateway {
                 {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
                 {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
                 {"/v3/cluster/member/promote", "etcdserverpb.Cluster/MemberPromote"},
-                {"/v3/maintenance/alarm", "etcdserverpb.Maintenance/Alarm"},
-                {"/v3/maintenance/defragment", "etcdserverpb.Maintenance/Defragment"},
-                {"/v3/maintenance/hash", "etcdserverpb.Maintenance/Hash"},
-                {"/v3/maintenance/hashkv", "etcdserverpb.Maintenance/HashKV"},
                 {"/v3/maintenance/snapshot", "etcdserverpb.Maintenance/Snapshot"},
-                {"/v3/maintenance/transfer-leadership", "etcdserverpb.Maintenance/MoveLeader"},
-                {"/v3/maintenance/downgrade", "etcdserverpb.Maintenance/Downgrade"},
                 {"/v3/auth/enable", "etcdserverpb.Auth/AuthEnable"},
                 {"/v3/auth/disable", "etcdserverpb.Auth/AuthDisable"},
                 {"/v3/auth/status", "etcdserverpb.Auth/AuthStatus"},

@@ -345,6 +345,20 @@ class GatewayIT {
     }
 
     @Test
+    void maintenanceHashKvAlarmAndDefragment() throws Exception {
+        assumeFalse(ServerProcess.isReferenceEtcd(), "etcd 3.4's gateway differs for maintenance paths");
+        ok(post("/v3/kv/put", "{\"key\":\"" + b64("gw/hash") + "\",\"value\":\"" + b64("v") + "\"}"));
+        long rev = revision();
+        String h1 = ok(post("/v3/maintenance/hashkv", "{\"revision\":\"" + rev + "\"}"));
+        String h2 = ok(post("/v3/maintenance/hashkv", "{\"revision\":\"" + rev + "\"}"));
+        assertTrue(h1.contains("\"hash\":"), h1);
+        assertEquals(h1.substring(h1.indexOf("\"hash\"")), h2.substring(h2.indexOf("\"hash\"")),
+                "HashKV at a fixed revision is stable");
+        assertEquals("{\"header\":" + hdr(rev) + "}", ok(post("/v3/maintenance/alarm", "{\"action\":\"GET\"}")));
+        assertEquals("{}", ok(post("/v3/maintenance/defragment", "{}")), "etcd answers Defragment with an empty response");
+    }
+
+    @Test
     void leaseGrantAndTimeToLive() throws Exception {
         String granted = ok(post("/v3/lease/grant", "{\"TTL\":\"30\",\"ID\":\"4242\"}"));
         assertTrue(granted.endsWith(",\"ID\":\"4242\",\"TTL\":\"30\"}"), granted);
