@@ -255,6 +255,20 @@ class MaintenanceIT {
     }
 
     @Test
+    void endpointHashKvIsTheSameAfterARestart() throws Exception {
+        for (int i = 0; i < 20; i++) {
+            put(channel, "hr/" + (i % 7), b("v" + i));
+        }
+        long rev = currentRevision(channel);
+        Etcdctl ctl = new Etcdctl(server.endpoint());
+        String before = ctl.ok("endpoint", "hashkv", "--rev=" + rev);
+        server.restart();
+        String after = ctl.ok("endpoint", "hashkv", "--rev=" + rev);
+        assertTrue(before.startsWith(server.endpoint() + ", "), before);
+        assertEquals(before, after, "HashKV at a fixed revision survives a restart");
+    }
+
+    @Test
     void hashOfTheWholeBackend() {
         put(channel, "h/1", b("x"));
         long rev = currentRevision(channel);
