@@ -6,7 +6,8 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
-/** {@code /metrics}: every metric in Prometheus's text format 0.0.4, as etcd serves it on the client port
+/** {@code /metrics}: every metric in Prometheus's text format 0.0.4, written by Micrometer's Prometheus registry,
+ * as etcd serves it on the client port
  * (any method, as promhttp's handler does). */
 @ApplicationScoped
 public class MetricsEndpoint {

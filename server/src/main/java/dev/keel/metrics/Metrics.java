@@ -17,7 +17,7 @@ public final class Metrics {
     private Metrics() {
     }
 
-    /** What {@code GET /metrics} renders. */
+    /** What {@code GET /metrics} renders: Micrometer meters in a Prometheus registry (see {@link Registry}). */
     public static final Registry REGISTRY = new Registry();
 
     /** client_golang's ExponentialBuckets(start, factor, count). */
@@ -116,6 +116,9 @@ public final class Metrics {
             "Unauthenticated");
 
     // ---- process (client_golang's process collector, read from /proc) ------------------------------------------
+    // The names client_golang's process collector uses and Micrometer's binders do not produce. The rest
+    // (process_start_time_seconds, process_uptime_seconds, process_cpu_usage, process_files_*, jvm_*) comes from
+    // the JVM and system binders Quarkus binds to its Prometheus registry, which shares REGISTRY's collectors.
 
     static {
         REGISTRY.counterFunction("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
@@ -136,13 +139,6 @@ public final class Metrics {
                 () -> procStatusKb("VmRSS:") * 1024);
         REGISTRY.gaugeFunction("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                 () -> procStatusKb("VmSize:") * 1024);
-        double start = ManagementFactory.getRuntimeMXBean().getStartTime() / 1000.0;
-        REGISTRY.gaugeFunction("process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds.", () -> start);
-        REGISTRY.gaugeFunction("jvm_memory_heap_used_bytes", "Used bytes of the JVM heap.",
-                () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
-        REGISTRY.gaugeFunction("jvm_threads_current", "Current thread count of the JVM.",
-                () -> ManagementFactory.getThreadMXBean().getThreadCount());
     }
 
     private static double openFds() {

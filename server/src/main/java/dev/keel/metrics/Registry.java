@@ -1,79 +1,61 @@
 package dev.keel.metrics;
 
-import java.math.BigDecimal;
-import java.util.ArrayList;
+import io.micrometer.core.instrument.Clock;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.prometheus.PrometheusConfig;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import io.prometheus.client.CollectorRegistry;
+import io.prometheus.client.exporter.common.TextFormat;
+
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.DoubleSupplier;
+import java.util.function.Function;
 
 /**
- * A small Prometheus registry: counters, gauges and histograms, each with or without labels, rendered in the text
- * exposition format 0.0.4 as Go's client_golang writes it (families sorted by name, series by label values,
- * numbers in Go's shortest {@code %g} form). Recording never takes a lock: counts are {@link LongAdder}s, sums
- * {@link DoubleAdder}s; labelled series are found in a concurrent map and created on first use.
+ * The member's metrics as Micrometer meters in a {@link PrometheusMeterRegistry}, named so that the Prometheus
+ * text exposition (version 0.0.4) carries etcd's names exactly: counters are registered under their full
+ * {@code _total} name (the Prometheus naming convention keeps it and adds nothing), histograms are distribution
+ * summaries under their full {@code _seconds} name, without a base unit, with etcd's buckets as service level
+ * objectives and no percentile histogram.
+ *
+ * <p>The registry is created here, when the member starts (before Quarkus does), so that nothing counted
+ * during startup is lost. Its {@link CollectorRegistry} is handed to Quarkus as the one its own Prometheus
+ * registry uses (see {@code dev.keel.api.MicrometerSetup}), so the JVM and process meters of Quarkus's binders
+ * land in the same exposition; {@link #scrape()} renders both.
+ *
+ * <p>Recording never looks anything up: the handles below keep their Micrometer meter; labelled series are found
+ * in a concurrent map and created on first use (callers on hot paths keep the series they got).
  */
 public final class Registry {
 
-    /** One metric family: its name, type, help text and series. */
-    private abstract static class Family {
-        final String name;
-        final String help;
-        final String type;
-        final String[] labelNames;
-
-        Family(String name, String help, String type, String[] labelNames) {
-            this.name = name;
-            this.help = help;
-            this.type = type;
-            this.labelNames = labelNames;
-        }
-
-        abstract void render(StringBuilder out);
-
-        String labels(List<String> values, String extraName, String extraValue) {
-            if (labelNames.length == 0 && extraName == null) {
-                return "";
-            }
-            StringBuilder b = new StringBuilder("{");
-            for (int i = 0; i < labelNames.length; i++) {
-                if (i > 0) {
-                    b.append(',');
-                }
-                b.append(labelNames[i]).append("=\"").append(escapeLabel(values.get(i))).append('"');
-            }
-            if (extraName != null) {
-                if (labelNames.length > 0) {
-                    b.append(',');
-                }
-                b.append(extraName).append("=\"").append(extraValue).append('"');
-            }
-            return b.append('}').toString();
-        }
-    }
-
     /** A monotonically increasing count. */
     public static final class Counter {
-        private final LongAdder value = new LongAdder();
+        private final io.micrometer.core.instrument.Counter counter;
+
+        Counter(io.micrometer.core.instrument.Counter counter) {
+            this.counter = counter;
+        }
 
         public void inc() {
-            value.increment();
+            counter.increment();
         }
 
         public void add(long n) {
-            value.add(n);
+            counter.increment(n);
         }
 
         public long get() {
-            return value.sum();
+            return (long) counter.count();
         }
     }
 
-    /** A value that goes up and down, set or adjusted by the recording code. */
+    /** A value that goes up and down, set or adjusted by the recording code (read by a Micrometer gauge). */
     public static final class Gauge {
         private final LongAdder value = new LongAdder();
 
@@ -96,50 +78,37 @@ public final class Registry {
 
     /** Observations counted in fixed buckets (upper bounds, seconds), with their sum and count. */
     public static final class Histogram {
-        private final double[] bounds;
-        private final LongAdder[] buckets; // per bucket, not cumulative; the last is +Inf
-        private final DoubleAdder sum = new DoubleAdder();
-        private final LongAdder count = new LongAdder();
+        private final DistributionSummary summary;
 
-        Histogram(double[] bounds) {
-            this.bounds = bounds.clone();
-            this.buckets = new LongAdder[bounds.length + 1];
-            for (int i = 0; i < buckets.length; i++) {
-                buckets[i] = new LongAdder();
-            }
+        Histogram(DistributionSummary summary) {
+            this.summary = summary;
         }
 
         public void observe(double v) {
-            int i = 0;
-            while (i < bounds.length && v > bounds[i]) {
-                i++;
-            }
-            buckets[i].increment();
-            sum.add(v);
-            count.increment();
+            summary.record(v);
         }
 
         /** Observes a duration given in nanoseconds, as seconds. */
         public void observeNanos(long nanos) {
-            observe(nanos / 1e9);
+            summary.record(nanos / 1e9);
         }
 
         public long count() {
-            return count.sum();
+            return summary.count();
         }
 
         public double sum() {
-            return sum.sum();
+            return summary.totalAmount();
         }
     }
 
     /** A family of series told apart by label values. */
     public static final class Labelled<T> {
         private final ConcurrentHashMap<List<String>, T> series = new ConcurrentHashMap<>();
-        private final java.util.function.Supplier<T> factory;
+        private final Function<String[], T> factory;
         private final int arity;
 
-        Labelled(int arity, java.util.function.Supplier<T> factory) {
+        Labelled(int arity, Function<String[], T> factory) {
             this.arity = arity;
             this.factory = factory;
         }
@@ -151,202 +120,109 @@ public final class Registry {
             }
             List<String> key = List.of(values);
             T t = series.get(key);
-            return t != null ? t : series.computeIfAbsent(key, k -> factory.get());
-        }
-
-        Map<List<String>, T> sorted() {
-            Map<List<String>, T> out = new TreeMap<>((a, b) -> {
-                for (int i = 0; i < a.size(); i++) {
-                    int c = a.get(i).compareTo(b.get(i));
-                    if (c != 0) {
-                        return c;
-                    }
-                }
-                return 0;
-            });
-            out.putAll(series);
-            return out;
+            return t != null ? t : series.computeIfAbsent(key, k -> factory.apply(values.clone()));
         }
     }
 
-    private final Map<String, Family> families = new ConcurrentSkipListMap<>();
+    private final CollectorRegistry collectors = new CollectorRegistry(true);
+    private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT,
+            collectors, Clock.SYSTEM);
+    /** Meters registered by name through the function methods, so registering a name again replaces them. */
+    private final Map<String, Meter> functions = new ConcurrentHashMap<>();
+    private final Map<String, Object> keepAlive = new ConcurrentHashMap<>();
+
+    /** The Micrometer registry the meters live in. */
+    public PrometheusMeterRegistry meterRegistry() {
+        return meters;
+    }
+
+    /** The Prometheus collector registry behind {@link #meterRegistry()}, shared with Quarkus's registry. */
+    public CollectorRegistry collectorRegistry() {
+        return collectors;
+    }
 
     // ---- registration --------------------------------------------------------------------------------------
 
     public Counter counter(String name, String help) {
-        Counter c = new Counter();
-        register(new Family(name, help, "counter", new String[0]) {
-            @Override
-            void render(StringBuilder out) {
-                sample(out, name, "", c.get());
-            }
-        });
-        return c;
+        return new Counter(io.micrometer.core.instrument.Counter.builder(name).description(help).register(meters));
     }
 
     public Gauge gauge(String name, String help) {
         Gauge g = new Gauge();
-        register(new Family(name, help, "gauge", new String[0]) {
-            @Override
-            void render(StringBuilder out) {
-                sample(out, name, "", g.get());
-            }
-        });
+        io.micrometer.core.instrument.Gauge.builder(name, g, Gauge::get).description(help).strongReference(true)
+                .register(meters);
         return g;
     }
 
-    /** A gauge read when scraped. Registering a name again replaces the earlier one. */
+    /**
+     * A gauge read when scraped. Registering a name again replaces the earlier one. A supplier that throws reads
+     * as NaN.
+     */
     public void gaugeFunction(String name, String help, DoubleSupplier value) {
-        function(name, help, "gauge", value);
+        replace(name, () -> io.micrometer.core.instrument.Gauge.builder(name, value, Registry::read)
+                .description(help).strongReference(true).register(meters));
     }
 
     /** A counter kept elsewhere, read when scraped (e.g. the process's CPU time). */
     public void counterFunction(String name, String help, DoubleSupplier value) {
-        function(name, help, "counter", value);
-    }
-
-    private void function(String name, String help, String type, DoubleSupplier value) {
-        register(new Family(name, help, type, new String[0]) {
-            @Override
-            void render(StringBuilder out) {
-                double v;
-                try {
-                    v = value.getAsDouble();
-                } catch (RuntimeException e) {
-                    return; // not available now: no sample, like a collector that fails
-                }
-                sample(out, name, "", v);
-            }
+        // a function counter holds its object weakly: keepAlive holds it strongly while the meter is registered
+        replace(name, () -> {
+            keepAlive.put(name, value);
+            return FunctionCounter.builder(name, value, Registry::read).description(help).register(meters);
         });
     }
 
     /** A gauge with one series, value 1, whose label carries the information (etcd_server_version and the like). */
     public void info(String name, String help, String label, String value) {
-        register(new Family(name, help, "gauge", new String[]{label}) {
-            @Override
-            void render(StringBuilder out) {
-                sample(out, name, labels(List.of(value), null, null), 1);
-            }
-        });
+        replace(name, () -> io.micrometer.core.instrument.Gauge.builder(name, () -> 1).description(help)
+                .tag(label, value).strongReference(true).register(meters));
+    }
+
+    /** A value read at scrape time, NaN when it cannot be read now (no exception breaks a scrape). */
+    private static double read(DoubleSupplier value) {
+        try {
+            return value.getAsDouble();
+        } catch (RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
+    private synchronized void replace(String name, java.util.function.Supplier<Meter> register) {
+        Meter old = functions.remove(name);
+        if (old != null) {
+            meters.remove(old);
+            keepAlive.remove(name);
+        }
+        functions.put(name, register.get());
     }
 
     public Labelled<Counter> counter(String name, String help, String... labelNames) {
-        Labelled<Counter> l = new Labelled<>(labelNames.length, Counter::new);
-        register(new Family(name, help, "counter", labelNames) {
-            @Override
-            void render(StringBuilder out) {
-                l.sorted().forEach((values, c) -> sample(out, name, labels(values, null, null), c.get()));
+        String[] keys = labelNames.clone();
+        return new Labelled<>(keys.length, values -> {
+            String[] kv = new String[keys.length * 2];
+            for (int i = 0; i < keys.length; i++) {
+                kv[2 * i] = keys[i];
+                kv[2 * i + 1] = values[i];
             }
+            return new Counter(io.micrometer.core.instrument.Counter.builder(name).description(help)
+                    .tags(Tags.of(kv)).register(meters));
         });
-        return l;
     }
 
     public Histogram histogram(String name, String help, double[] buckets) {
-        Histogram h = new Histogram(buckets);
-        register(new Family(name, help, "histogram", new String[0]) {
-            @Override
-            void render(StringBuilder out) {
-                long cumulative = 0;
-                // read the buckets first: count and sum may then be a little ahead, never behind
-                long[] per = new long[h.buckets.length];
-                for (int i = 0; i < per.length; i++) {
-                    per[i] = h.buckets[i].sum();
-                }
-                for (int i = 0; i < h.bounds.length; i++) {
-                    cumulative += per[i];
-                    sample(out, name + "_bucket", labels(List.of(), "le", goFloat(h.bounds[i])), cumulative);
-                }
-                cumulative += per[h.bounds.length];
-                sample(out, name + "_bucket", labels(List.of(), "le", "+Inf"), cumulative);
-                sample(out, name + "_sum", "", h.sum());
-                sample(out, name + "_count", "", cumulative);
-            }
-        });
-        return h;
-    }
-
-    private void register(Family f) {
-        families.put(f.name, f);
+        return new Histogram(DistributionSummary.builder(name).description(help)
+                .serviceLevelObjectives(buckets.clone())
+                .publishPercentileHistogram(false)
+                .register(meters));
     }
 
     // ---- exposition ----------------------------------------------------------------------------------------
 
-    /** All families in the text format, version 0.0.4. */
-    public String scrape() {
-        StringBuilder out = new StringBuilder(16 * 1024);
-        for (Family f : new ArrayList<>(families.values())) {
-            StringBuilder body = new StringBuilder();
-            f.render(body);
-            if (body.length() == 0) {
-                continue;
-            }
-            out.append("# HELP ").append(f.name).append(' ').append(escapeHelp(f.help)).append('\n');
-            out.append("# TYPE ").append(f.name).append(' ').append(f.type).append('\n');
-            out.append(body);
-        }
-        return out.toString();
-    }
-
-    private static void sample(StringBuilder out, String name, String labels, double value) {
-        out.append(name).append(labels).append(' ').append(goFloat(value)).append('\n');
-    }
-
-    private static String escapeHelp(String s) {
-        return s.replace("\\", "\\\\").replace("\n", "\\n");
-    }
-
-    private static String escapeLabel(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
-    }
-
     /**
-     * A number as client_golang writes it: Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}, the shortest
-     * representation, in exponent form when the decimal exponent is below -4 or at least 6 ({@code 0.001},
-     * {@code 123456}, {@code 2.147483648e+09}, {@code 1e-05}).
+     * Every metric family of the collector registry (these meters and those Quarkus's binders registered) in the
+     * text format, version 0.0.4.
      */
-    static String goFloat(double v) {
-        if (Double.isNaN(v)) {
-            return "NaN";
-        }
-        if (Double.isInfinite(v)) {
-            return v > 0 ? "+Inf" : "-Inf";
-        }
-        if (v == 0) {
-            return "0";
-        }
-        BigDecimal d = new BigDecimal(Double.toString(Math.abs(v))).stripTrailingZeros();
-        String digits = d.unscaledValue().toString();
-        int exp = digits.length() - 1 - d.scale(); // decimal exponent of the first digit
-        StringBuilder b = new StringBuilder();
-        if (v < 0) {
-            b.append('-');
-        }
-        // Go's %g with the shortest precision: the exponent form when the exponent is below -4 or at least 6
-        if (exp < -4 || exp >= 6) {
-            b.append(digits.charAt(0));
-            if (digits.length() > 1) {
-                b.append('.').append(digits, 1, digits.length());
-            }
-            b.append('e').append(exp < 0 ? '-' : '+');
-            int a = Math.abs(exp);
-            if (a < 10) {
-                b.append('0');
-            }
-            b.append(a);
-        } else if (exp < 0) {
-            b.append("0.");
-            for (int i = -1; i > exp; i--) {
-                b.append('0');
-            }
-            b.append(digits);
-        } else if (digits.length() <= exp + 1) {
-            b.append(digits);
-            for (int i = digits.length(); i <= exp; i++) {
-                b.append('0');
-            }
-        } else {
-            b.append(digits, 0, exp + 1).append('.').append(digits, exp + 1, digits.length());
-        }
-        return b.toString();
+    public String scrape() {
+        return meters.scrape(TextFormat.CONTENT_TYPE_004);
     }
 }

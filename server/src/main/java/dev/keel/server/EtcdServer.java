@@ -38,7 +38,13 @@ import dev.keel.raft.RatisRaftNode;
 import dev.keel.storage.Storage;
 import org.jboss.logging.Logger;
 
+import java.io.IOException;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -398,6 +404,28 @@ public final class EtcdServer implements AutoCloseable {
                 .setIsLearner(rs.isLearner())
                 .setDowngradeInfo(maintenance.downgradeInfo())
                 .build();
+    }
+
+    /** Whether the Raft engine knows a leader now (this member or another). */
+    public boolean hasLeader() {
+        return raft.status().leaderId() != null;
+    }
+
+    /**
+     * Proves the data directory takes writes: creates, writes, fsyncs and deletes a small probe file next to the
+     * member's data (not in the database, whose contents are the replicated state).
+     *
+     * @throws IOException when the disk refuses (read-only mount, no space, permissions)
+     */
+    public void checkStorageWritable() throws IOException {
+        Path probe = config.dataDir().resolve(".keel-write-probe");
+        try (FileChannel ch = FileChannel.open(probe, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap(new byte[]{1}));
+            ch.force(true);
+        } finally {
+            Files.deleteIfExists(probe);
+        }
     }
 
     /** Hash, HashKV, Defragment, Alarm, MoveLeader, Downgrade. */

@@ -503,6 +503,16 @@ class GatewayIT {
             assertEquals(200, hs.status());
             assertEquals("{\"health\":\"true\",\"reason\":\"\"}", hs.body());
 
+            // SmallRye Health: alive (local reads work), not ready (no leader)
+            Resp qlive = send(lonely, "GET", "/q/health/live", null);
+            assertEquals(200, qlive.status(), qlive.body());
+            assertTrue(qlive.body().replaceAll("\\s+", "").startsWith("{\"status\":\"UP\""), qlive.body());
+            Resp qready = send(lonely, "GET", "/q/health/ready", null);
+            assertEquals(503, qready.status(), qready.body());
+            String qr = qready.body().replaceAll("\\s+", "");
+            assertTrue(qr.startsWith("{\"status\":\"DOWN\"") && qr.contains("\"leader\":false")
+                    && qr.contains("etcdserver:noleader"), qready.body());
+
             Resp live = send(lonely, "GET", "/livez", null);
             assertEquals(200, live.status());
             assertEquals("ok\n", live.body());

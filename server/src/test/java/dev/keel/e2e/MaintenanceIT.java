@@ -408,6 +408,7 @@ class MaintenanceIT {
                     CompactionRequest.newBuilder().setRevision(rev).build()));
             assertEquals("v\n", ctl.ok("get", "corrupt/k", "--print-value-only"));
             assertEquals("memberID:" + Long.toUnsignedString(memberId) + " alarm:CORRUPT \n", ctl.ok("alarm", "list"));
+            assertNotReady("CORRUPT");
         } finally {
             AlarmResponse cleared = maint(channel).alarm(AlarmRequest.newBuilder()
                     .setAction(AlarmAction.DEACTIVATE).setMemberID(memberId).setAlarm(AlarmType.CORRUPT).build());
@@ -427,11 +428,33 @@ class MaintenanceIT {
                     .setAlarm(AlarmType.CORRUPT).build()).getAlarmsList());
             assertEquals(List.of(), maint(channel).alarm(AlarmRequest.newBuilder().setAction(AlarmAction.DEACTIVATE)
                     .setMemberID(999).setAlarm(AlarmType.NOSPACE).build()).getAlarmsList());
+            assertNotReady("NOSPACE(member3039)");
         } finally {
             assertEquals("memberID:12345 alarm:NOSPACE \n", ctl.ok("alarm", "disarm"));
         }
         assertEquals("", ctl.ok("alarm", "list"));
         assertEquals(rev + 2, put(channel, "corrupt/k", b("x")));
+        if (!ServerProcess.isReferenceEtcd()) {
+            assertEquals(200, ready().statusCode(), "ready again once the alarms are gone");
+        }
+    }
+
+    /** SmallRye Health's readiness (Keel only): DOWN, 503, naming the active alarm. */
+    private static void assertNotReady(String alarm) throws Exception {
+        if (ServerProcess.isReferenceEtcd()) {
+            return;
+        }
+        java.net.http.HttpResponse<String> r = ready();
+        assertEquals(503, r.statusCode(), r.body());
+        String body = r.body().replaceAll("\\s+", "");
+        assertTrue(body.startsWith("{\"status\":\"DOWN\"") && body.contains(alarm), r.body());
+    }
+
+    private static java.net.http.HttpResponse<String> ready() throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(server.url() + "/q/health/ready"))
+                .timeout(java.time.Duration.ofSeconds(10)).GET().build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     // ---- MoveLeader ------------------------------------------------------------------------------------------

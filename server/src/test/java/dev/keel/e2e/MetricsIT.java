@@ -88,9 +88,10 @@ class MetricsIT {
     private static final Pattern NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
     private static final Pattern SAMPLE = Pattern.compile(
             "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"(?:\\\\.|[^\"\\\\])*\""
-                    + "(?:,[a-zA-Z_][a-zA-Z0-9_]*=\"(?:\\\\.|[^\"\\\\])*\")*)\\})? (\\S+)");
+                    + "(?:,[a-zA-Z_][a-zA-Z0-9_]*=\"(?:\\\\.|[^\"\\\\])*\")*),?\\})? (\\S+)");
 
-    /** A scrape: every sample by its name with labels exactly as written, e.g. {@code x_bucket{le="0.001"}}. */
+    /** A scrape: every sample by its name with labels as written (without simpleclient's trailing comma), e.g.
+     * {@code x_bucket{le="0.001"}}. */
     record Scrape(String text, Map<String, Double> samples, Map<String, String> types) {
         double get(String series) {
             Double v = samples.get(series);
@@ -141,7 +142,9 @@ class MetricsIT {
             String name = m.group(1);
             String base = name.replaceFirst("_(bucket|sum|count)$", "");
             String fam = family;
-            assertTrue(name.equals(fam) || "histogram".equals(types.get(fam)) && base.equals(fam),
+            // histograms (_bucket, _sum, _count) and summaries (_sum, _count: Micrometer's timers, e.g. GC pauses)
+            assertTrue(name.equals(fam) || "histogram".equals(types.get(fam)) && base.equals(fam)
+                            || "summary".equals(types.get(fam)) && base.equals(fam) && !name.endsWith("_bucket"),
                     () -> "sample outside its family " + fam + ": " + line);
             double v = switch (m.group(4)) {
                 case "+Inf" -> Double.POSITIVE_INFINITY;
@@ -149,7 +152,9 @@ class MetricsIT {
                 case "NaN" -> Double.NaN;
                 default -> Double.parseDouble(m.group(4));
             };
-            String series = name + (m.group(2) == null ? "" : m.group(2));
+            // simpleclient (under Micrometer) ends each label set with a comma, {le="0.001",}, which the text
+            // format allows; series are keyed without it
+            String series = name + (m.group(2) == null ? "" : "{" + m.group(3) + "}");
             assertTrue(samples.put(series, v) == null, () -> "series twice: " + line);
         }
         return new Scrape(text, samples, types);
@@ -237,7 +242,8 @@ class MetricsIT {
         assertEquals(1, s.get("etcd_server_version{server_version=\"3.6.0\"}"));
         assertEquals(1, s.get("etcd_cluster_version{cluster_version=\"3.6\"}"));
         assertEquals(2147483648.0, s.get("etcd_server_quota_backend_bytes"));
-        assertTrue(s.text().contains("\netcd_server_quota_backend_bytes 2.147483648e+09\n"), "Go's number format");
+        // Micrometer's Prometheus registry (simpleclient) writes Java's Double.toString, not Go's %g
+        assertTrue(s.text().contains("\netcd_server_quota_backend_bytes 2.147483648E9\n"), "Java's number format");
         assertTrue(s.get("etcd_mvcc_db_total_size_in_bytes") > 0, "db size");
         assertTrue(s.get("etcd_mvcc_db_total_size_in_use_in_bytes") > 0, "db size in use");
         assertEquals(0, s.get("etcd_server_slow_apply_total"));
@@ -254,7 +260,7 @@ class MetricsIT {
         }
         assertTrue(s.text().contains("# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync "
                 + "called by WAL.\n# TYPE etcd_disk_wal_fsync_duration_seconds histogram\n"
-                + "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} "), s.text());
+                + "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\",} "), s.text());
     }
 
     @Test
@@ -279,6 +285,26 @@ class MetricsIT {
             assertEquals(16, s.samples().keySet().stream().filter(k -> k.startsWith(h + "_bucket")).count() + 1,
                     h + ": 14 buckets, +Inf");
         }
+    }
+
+    @Test
+    void smallRyeHealthIsUpWithALeader() throws Exception {
+        for (String path : List.of("/q/health/live", "/q/health/ready", "/q/health")) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), path + ": " + r.body());
+            String body = r.body().replaceAll("\\s+", "");
+            assertTrue(body.startsWith("{\"status\":\"UP\""), path + ": " + r.body());
+            assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"), path);
+        }
+        HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/q/health/ready"))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        String body = ready.body().replaceAll("\\s+", "");
+        assertTrue(body.contains("\"name\":\"keel-member\"") && body.contains("\"leader\":true")
+                && body.contains("\"storage_writable\":true"), ready.body());
+        // etcd's own endpoints stay as they were, next to SmallRye's
+        assertEquals("ok\n", http.send(HttpRequest.newBuilder(URI.create(server.url() + "/readyz")).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).body());
     }
 
     /** The awk program of footprint() in shared/bench/bench-etcd.sh, as it reads /metrics. */
