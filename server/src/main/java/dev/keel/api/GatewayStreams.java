@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import dev.keel.Main;
 import dev.keel.errors.EtcdError;
+import dev.keel.proto.etcdserverpb.SnapshotResponse;
 import dev.keel.proto.etcdserverpb.LeaseKeepAliveRequest;
 import dev.keel.proto.etcdserverpb.LeaseKeepAliveResponse;
 import dev.keel.proto.etcdserverpb.WatchRequest;
@@ -45,11 +46,12 @@ final class GatewayStreams {
 
     /** Paths served here (below /v3/). */
     static final java.util.Set<String> PATHS = java.util.Set.of("/v3/watch", "/v3/lease/keepalive",
-            "/v3/election/observe");
+            "/v3/election/observe", "/v3/maintenance/snapshot");
 
     static void install(Router router, String prefix, long maxMessage, long maxBody) {
         router.post(prefix + "watch").handler(ctx -> watch(ctx, maxBody));
         router.post(prefix + "lease/keepalive").handler(ctx -> keepAlive(ctx, maxBody));
+        router.post(prefix + "maintenance/snapshot").handler(GatewayStreams::snapshot);
         router.post(prefix + "election/observe")
                 .handler(BodyHandler.create(false).setBodyLimit(maxBody))
                 .handler(ctx -> observe(ctx, maxMessage))
@@ -223,6 +225,53 @@ final class GatewayStreams {
                 });
             }
         });
+    }
+
+    // ---- /v3/maintenance/snapshot --------------------------------------------------------------------------
+
+    /**
+     * Streams the snapshot's messages as {"result":...} lines, read on a thread of its own (not the event loop)
+     * and only as fast as the HTTP client takes them.
+     */
+    private static void snapshot(RoutingContext ctx) {
+        dev.keel.server.SnapshotStream snap;
+        try {
+            snap = Main.server().maintenance().snapshot();
+        } catch (RuntimeException e) {
+            new Stream(ctx.response(), () -> { }).fail(e);
+            return;
+        }
+        Object pump = new Object();
+        Stream out = new Stream(ctx.response(), () -> {
+            synchronized (pump) {
+                pump.notifyAll();
+            }
+        });
+        out.onDrain(() -> {
+            synchronized (pump) {
+                pump.notifyAll();
+            }
+        });
+        Thread sender = new Thread(() -> {
+            try (snap) {
+                SnapshotResponse next;
+                while (!out.closed() && (next = snap.next()) != null) {
+                    synchronized (pump) {
+                        while (!out.ready() && !out.closed()) {
+                            pump.wait(100);
+                        }
+                    }
+                    out.result(next);
+                }
+                out.end();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                out.fail(e);
+            }
+        }, "gateway-snapshot");
+        sender.setDaemon(true);
+        sender.start();
     }
 
     // ---- /v3/election/observe -----------------------------------------------------------------------------

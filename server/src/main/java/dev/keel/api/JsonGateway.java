@@ -130,7 +130,6 @@ public class JsonGateway {
                 {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
                 {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
                 {"/v3/cluster/member/promote", "etcdserverpb.Cluster/MemberPromote"},
-                {"/v3/maintenance/snapshot", "etcdserverpb.Maintenance/Snapshot"},
                 {"/v3/auth/enable", "etcdserverpb.Auth/AuthEnable"},
                 {"/v3/auth/disable", "etcdserverpb.Auth/AuthDisable"},
                 {"/v3/auth/status", "etcdserverpb.Auth/AuthStatus"},

@@ -340,8 +340,8 @@ class GatewayIT {
         assertError(send(server, "PUT", "/v3/kv/put", "{}"), 501, 12, "Method Not Allowed");
         assertError(post("/v3/kv/nothing", "{}"), 404, 5, "Not Found");
         // etcd's paths for services Keel does not have yet answer as their gRPC methods do
-        assertError(post("/v3/maintenance/snapshot", "{}"), 501, 12,
-                "Method etcdserverpb.Maintenance/Snapshot is unimplemented");
+        assertError(post("/v3/auth/status", "{}"), 501, 12,
+                "Method etcdserverpb.Auth/AuthStatus is unimplemented");
     }
 
     @Test
@@ -356,6 +356,20 @@ class GatewayIT {
                 "HashKV at a fixed revision is stable");
         assertEquals("{\"header\":" + hdr(rev) + "}", ok(post("/v3/maintenance/alarm", "{\"action\":\"GET\"}")));
         assertEquals("{}", ok(post("/v3/maintenance/defragment", "{}")), "etcd answers Defragment with an empty response");
+    }
+
+    @Test
+    void snapshotStreamsResultLines() throws Exception {
+        assumeFalse(ServerProcess.isReferenceEtcd(), "Keel's snapshot format");
+        String body = ok(post("/v3/maintenance/snapshot", "{}"));
+        String[] lines = body.split("\n");
+        assertTrue(lines.length >= 2, body);
+        for (String l : lines) {
+            assertTrue(l.startsWith("{\"result\":{\"header\":"), l);
+        }
+        assertTrue(lines[0].contains("\"blob\":\"" + java.util.Base64.getEncoder().encodeToString("KEELSNAP".getBytes())
+                .substring(0, 8)), "the stream starts with the format's magic: " + lines[0]);
+        assertFalse(lines[lines.length - 1].contains("remaining_bytes"), "the last message has 0 remaining");
     }
 
     @Test
