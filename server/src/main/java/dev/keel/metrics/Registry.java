@@ -1,7 +1,10 @@
 package dev.keel.metrics;
 
 import io.micrometer.core.instrument.Clock;
-import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Timer;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Tags;
@@ -76,29 +79,34 @@ public final class Registry {
         }
     }
 
-    /** Observations counted in fixed buckets (upper bounds, seconds), with their sum and count. */
+    /**
+     * Durations counted in fixed buckets (upper bounds in seconds), with their sum and count. Backed by a
+     * Micrometer Timer, which keeps nanoseconds: a DistributionSummary rounds every value up to a whole number
+     * before bucketing, which would put every sub-second latency into the first bucket above 1.
+     */
     public static final class Histogram {
-        private final DistributionSummary summary;
+        private final Timer timer;
 
-        Histogram(DistributionSummary summary) {
-            this.summary = summary;
+        Histogram(Timer timer) {
+            this.timer = timer;
         }
 
-        public void observe(double v) {
-            summary.record(v);
+        /** Observes a duration given in seconds. */
+        public void observe(double seconds) {
+            timer.record((long) (seconds * 1e9), TimeUnit.NANOSECONDS);
         }
 
-        /** Observes a duration given in nanoseconds, as seconds. */
+        /** Observes a duration given in nanoseconds. */
         public void observeNanos(long nanos) {
-            summary.record(nanos / 1e9);
+            timer.record(nanos, TimeUnit.NANOSECONDS);
         }
 
         public long count() {
-            return summary.count();
+            return timer.count();
         }
 
         public double sum() {
-            return summary.totalAmount();
+            return timer.totalTime(TimeUnit.SECONDS);
         }
     }
 
@@ -209,9 +217,20 @@ public final class Registry {
         });
     }
 
+    /** A latency histogram; {@code name} must end in "_seconds" (the Prometheus registry adds that suffix). */
     public Histogram histogram(String name, String help, double[] buckets) {
-        return new Histogram(DistributionSummary.builder(name).description(help)
-                .serviceLevelObjectives(buckets.clone())
+        if (!name.endsWith("_seconds")) {
+            throw new IllegalArgumentException("latency histograms are named *_seconds: " + name);
+        }
+        Duration[] slos = new Duration[buckets.length];
+        for (int i = 0; i < buckets.length; i++) {
+            slos[i] = Duration.ofNanos(Math.round(buckets[i] * 1e9));
+        }
+        return new Histogram(Timer.builder(name.substring(0, name.length() - "_seconds".length()))
+                .description(help)
+                .serviceLevelObjectives(slos)
+                .minimumExpectedValue(slos[0])
+                .maximumExpectedValue(slos[slos.length - 1])
                 .publishPercentileHistogram(false)
                 .register(meters));
     }
