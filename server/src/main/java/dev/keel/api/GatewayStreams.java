@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import dev.keel.Main;
 import dev.keel.errors.EtcdError;
+import dev.keel.server.KeepAliveSession;
 import dev.keel.proto.etcdserverpb.SnapshotResponse;
 import dev.keel.proto.etcdserverpb.LeaseKeepAliveRequest;
 import dev.keel.proto.etcdserverpb.LeaseKeepAliveResponse;
@@ -172,59 +173,27 @@ final class GatewayStreams {
     // ---- /v3/lease/keepalive ------------------------------------------------------------------------------
 
     private static void keepAlive(RoutingContext ctx, long maxBody) {
-        Object lock = new Object();
-        boolean[] done = {false};
-        Stream out = new Stream(ctx.response(), () -> {
-            synchronized (lock) {
-                done[0] = true;
+        KeepAliveSession[] session = new KeepAliveSession[1];
+        Stream out = new Stream(ctx.response(), () -> session[0].cancel());
+        session[0] = Main.server().newKeepAliveSession(new KeepAliveSession.Output() {
+            @Override
+            public void send(LeaseKeepAliveResponse response) {
+                out.result(response);
+            }
+
+            @Override
+            public void fail(Throwable error) {
+                out.fail(error);
+            }
+
+            @Override
+            public void end() {
+                // etcd's keep-alive loop returns at the end of the requests, which ends the stream
+                out.end();
             }
         });
-        @SuppressWarnings("unchecked")
-        CompletableFuture<Void>[] tail = new CompletableFuture[]{CompletableFuture.completedFuture(null)};
-        readRequests(ctx.request(), maxBody, LeaseKeepAliveRequest.getDefaultInstance(), req -> {
-            synchronized (lock) {
-                // one renewal after another, answers in request order (as LeaseService does)
-                tail[0] = tail[0].thenCompose(v -> {
-                    synchronized (lock) {
-                        if (done[0]) {
-                            return CompletableFuture.completedFuture(null);
-                        }
-                    }
-                    CompletableFuture<LeaseKeepAliveResponse> renewal;
-                    try {
-                        renewal = Main.server().leaseKeepAlive(req.getID());
-                    } catch (RuntimeException e) {
-                        renewal = CompletableFuture.failedFuture(e);
-                    }
-                    return renewal.handle((resp, err) -> {
-                        synchronized (lock) {
-                            if (done[0]) {
-                                return null;
-                            }
-                            if (err != null) {
-                                done[0] = true;
-                                out.fail(err);
-                            } else {
-                                out.result(resp);
-                            }
-                        }
-                        return null;
-                    });
-                });
-            }
-        }, () -> {
-            synchronized (lock) {
-                // the body ended: etcd's keep-alive loop returns at the end of the requests, which ends the stream
-                tail[0] = tail[0].thenRun(() -> {
-                    synchronized (lock) {
-                        if (!done[0]) {
-                            done[0] = true;
-                            out.end();
-                        }
-                    }
-                });
-            }
-        });
+        readRequests(ctx.request(), maxBody, LeaseKeepAliveRequest.getDefaultInstance(),
+                req -> session[0].onRequest(req.getID()), session[0]::onRequestsEnd);
     }
 
     // ---- /v3/maintenance/snapshot --------------------------------------------------------------------------

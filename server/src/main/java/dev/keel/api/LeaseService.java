@@ -12,10 +12,10 @@ import dev.keel.proto.etcdserverpb.LeaseRevokeRequest;
 import dev.keel.proto.etcdserverpb.LeaseRevokeResponse;
 import dev.keel.proto.etcdserverpb.LeaseTimeToLiveRequest;
 import dev.keel.proto.etcdserverpb.LeaseTimeToLiveResponse;
+import dev.keel.server.KeepAliveSession;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 
-import java.util.concurrent.CompletableFuture;
 
 /** etcdserverpb.Lease over gRPC. */
 @GrpcService
@@ -41,66 +41,39 @@ public class LeaseService extends LeaseGrpc.LeaseImplBase {
         GrpcErrors.replyNow(() -> Main.server().leaseLeases(), observer);
     }
 
-    /**
-     * The keep-alive stream: each request renews one lease and gets one response, in request order. A lease that
-     * does not exist answers TTL 0; any other failure ends the stream with its status (etcd does the same). The
-     * stream ends normally when the client half-closes and the answers so far are sent.
-     */
+    /** The keep-alive stream: see {@link KeepAliveSession}. */
     @Override
     public StreamObserver<LeaseKeepAliveRequest> leaseKeepAlive(StreamObserver<LeaseKeepAliveResponse> observer) {
+        KeepAliveSession session = Main.server().newKeepAliveSession(new KeepAliveSession.Output() {
+            @Override
+            public void send(LeaseKeepAliveResponse response) {
+                observer.onNext(response);
+            }
+
+            @Override
+            public void fail(Throwable error) {
+                observer.onError(GrpcErrors.toStatus(error));
+            }
+
+            @Override
+            public void end() {
+                observer.onCompleted();
+            }
+        });
         return new StreamObserver<>() {
-            /** Answers go out one after another: the next renewal starts when the previous answer is sent. */
-            private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
-            private boolean done;
-
             @Override
-            public synchronized void onNext(LeaseKeepAliveRequest req) {
-                tail = tail.thenCompose(v -> {
-                    if (isDone()) {
-                        return CompletableFuture.completedFuture(null);
-                    }
-                    CompletableFuture<LeaseKeepAliveResponse> renewal;
-                    try {
-                        renewal = Main.server().leaseKeepAlive(req.getID());
-                    } catch (RuntimeException e) {
-                        renewal = CompletableFuture.failedFuture(e);
-                    }
-                    return renewal.handle((resp, err) -> {
-                        synchronized (this) {
-                            if (done) {
-                                return null;
-                            }
-                            if (err != null) {
-                                done = true;
-                                observer.onError(GrpcErrors.toStatus(err));
-                            } else {
-                                observer.onNext(resp);
-                            }
-                        }
-                        return null;
-                    });
-                });
-            }
-
-            private synchronized boolean isDone() {
-                return done;
+            public void onNext(LeaseKeepAliveRequest req) {
+                session.onRequest(req.getID());
             }
 
             @Override
-            public synchronized void onError(Throwable t) {
-                done = true; // the client went away: nothing more to send
+            public void onError(Throwable t) {
+                session.cancel();
             }
 
             @Override
-            public synchronized void onCompleted() {
-                tail = tail.thenRun(() -> {
-                    synchronized (this) {
-                        if (!done) {
-                            done = true;
-                            observer.onCompleted();
-                        }
-                    }
-                });
+            public void onCompleted() {
+                session.onRequestsEnd();
             }
         };
     }

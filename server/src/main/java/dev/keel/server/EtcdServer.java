@@ -372,6 +372,11 @@ public final class EtcdServer implements AutoCloseable {
         });
     }
 
+    /** Opens a keep-alive stream whose answers go to {@code out}. */
+    public KeepAliveSession newKeepAliveSession(KeepAliveSession.Output out) {
+        return new KeepAliveSession(this, out);
+    }
+
     public CompletableFuture<LeaseTimeToLiveResponse> leaseTimeToLive(LeaseTimeToLiveRequest r) {
         return leases.timeToLive(r).thenApply(resp -> resp.toBuilder()
                 .setHeader(header(mvcc.currentRevision())).build());
