@@ -37,16 +37,7 @@ class SnapshotFormatTest {
     }
 
     private static long apply(MvccStore store, Storage storage, Consumer<MvccStore.WriteTxn> changes) {
-        MvccStore.Writer writer = store.writer();
-        MvccStore.WriteTxn txn = writer.begin();
-        changes.accept(txn);
-        txn.end();
-        try (Storage.Batch batch = storage.newBatch()) {
-            writer.commit(batch);
-            storage.write(batch);
-        }
-        writer.publish();
-        return writer.revision();
+        return dev.keel.mvcc.Writes.apply(store, storage, changes);
     }
 
     /** Every (column, key, value) of the database, columns in name order. */
