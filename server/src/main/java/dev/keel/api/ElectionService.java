@@ -10,7 +10,6 @@ import dev.keel.proto.v3electionpb.ProclaimRequest;
 import dev.keel.proto.v3electionpb.ProclaimResponse;
 import dev.keel.proto.v3electionpb.ResignRequest;
 import dev.keel.proto.v3electionpb.ResignResponse;
-import dev.keel.server.EtcdServer;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 
@@ -20,10 +19,8 @@ public class ElectionService extends ElectionGrpc.ElectionImplBase {
 
     @Override
     public void campaign(CampaignRequest request, StreamObserver<CampaignResponse> observer) {
-        EtcdServer s = Main.server();
         var cancelled = GrpcErrors.cancellation(observer);
-        GrpcErrors.reply(() -> s.sessionLease(request.getLease())
-                .thenCompose(lease -> s.elections().campaign(request, lease, cancelled)), observer);
+        GrpcErrors.reply(() -> Main.server().elections().campaign(request, cancelled), observer);
     }
 
     @Override

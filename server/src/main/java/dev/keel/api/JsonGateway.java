@@ -103,13 +103,12 @@ public class JsonGateway {
                 r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
         rpc("/v3/kv/lease/leases", LeaseLeasesRequest.getDefaultInstance(),
                 r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
-        rpc("/v3/lock/lock", LockRequest.getDefaultInstance(), r -> Main.server().sessionLease(r.getLease())
-                .thenCompose(lease -> Main.server().locks().lock(r, lease, new CompletableFuture<>())));
+        rpc("/v3/lock/lock", LockRequest.getDefaultInstance(),
+                r -> Main.server().locks().lock(r, new CompletableFuture<>()));
         rpc("/v3/lock/unlock", UnlockRequest.getDefaultInstance(),
-                r -> Main.server().locks().unlock(r, Main.server()));
+                r -> Main.server().locks().unlock(r));
         rpc("/v3/election/campaign", CampaignRequest.getDefaultInstance(),
-                r -> Main.server().sessionLease(r.getLease()).thenCompose(
-                        lease -> Main.server().elections().campaign(r, lease, new CompletableFuture<>())));
+                r -> Main.server().elections().campaign(r, new CompletableFuture<>()));
         rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), r -> Main.server().elections().proclaim(r));
         rpc("/v3/election/leader", LeaderRequest.getDefaultInstance(), r -> Main.server().elections().leader(r));
         rpc("/v3/election/resign", ResignRequest.getDefaultInstance(), r -> Main.server().elections().resign(r));

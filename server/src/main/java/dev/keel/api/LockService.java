@@ -6,7 +6,6 @@ import dev.keel.proto.v3lockpb.LockRequest;
 import dev.keel.proto.v3lockpb.LockResponse;
 import dev.keel.proto.v3lockpb.UnlockRequest;
 import dev.keel.proto.v3lockpb.UnlockResponse;
-import dev.keel.server.EtcdServer;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 
@@ -16,15 +15,12 @@ public class LockService extends LockGrpc.LockImplBase {
 
     @Override
     public void lock(LockRequest request, StreamObserver<LockResponse> observer) {
-        EtcdServer s = Main.server();
         var cancelled = GrpcErrors.cancellation(observer);
-        GrpcErrors.reply(() -> s.sessionLease(request.getLease())
-                .thenCompose(lease -> s.locks().lock(request, lease, cancelled)), observer);
+        GrpcErrors.reply(() -> Main.server().locks().lock(request, cancelled), observer);
     }
 
     @Override
     public void unlock(UnlockRequest request, StreamObserver<UnlockResponse> observer) {
-        EtcdServer s = Main.server();
-        GrpcErrors.reply(() -> s.locks().unlock(request, s), observer);
+        GrpcErrors.reply(() -> Main.server().locks().unlock(request), observer);
     }
 }

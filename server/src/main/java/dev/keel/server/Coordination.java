@@ -4,6 +4,9 @@ import com.google.protobuf.ByteString;
 import dev.keel.mvcc.WatchHub;
 import dev.keel.proto.etcdserverpb.Compare;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.DeleteRangeResponse;
+import dev.keel.proto.etcdserverpb.LeaseGrantRequest;
+import dev.keel.proto.etcdserverpb.LeaseGrantResponse;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.RangeRequest;
 import dev.keel.proto.etcdserverpb.RangeResponse;
@@ -16,6 +19,8 @@ import dev.keel.proto.mvccpb.Event;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 
 /**
  * The key-ordering recipes behind etcd's Lock and Election services (etcd runs its client "concurrency" package
@@ -121,35 +126,69 @@ final class Coordination {
     CompletableFuture<Void> waitDelete(ByteString key, long fromRev, CompletableFuture<Void> cancelled) {
         CompletableFuture<Void> deleted = new CompletableFuture<>();
         WatchHub hub = server.watchHub();
-        WatchHub.Watcher w = hub.watch(key.toByteArray(), null, fromRev, new WatchHub.Sink() {
+        WatchHub.Watcher w = hub.watch(key.toByteArray(), null, fromRev, sink(events -> {
+            for (Event e : events) {
+                if (e.getType() == Event.EventType.DELETE) {
+                    deleted.complete(null);
+                }
+            }
+        }, () -> deleted.complete(null))); // history gone: re-check from the current state instead
+        cancelled.whenComplete((v, e) -> deleted.completeExceptionally(new CancellationException("cancelled")));
+        deleted.whenComplete((v, e) -> hub.cancel(w));
+        return deleted;
+    }
+
+    /**
+     * A watch sink whose callbacks run on the server's background pool, one after another, never on the apply
+     * thread that delivers the events: what they start (the next range, a gRPC send) must not hold up applies.
+     */
+    WatchHub.Sink sink(Consumer<List<Event>> onEvents, Runnable onCompacted) {
+        Executor background = server.background();
+        Object lock = new Object();
+        @SuppressWarnings("unchecked")
+        CompletableFuture<Void>[] tail = new CompletableFuture[]{CompletableFuture.completedFuture(null)};
+        Consumer<Runnable> inOrder = task -> {
+            synchronized (lock) {
+                tail[0] = tail[0].exceptionally(e -> null).thenRunAsync(task, background);
+            }
+        };
+        return new WatchHub.Sink() {
             @Override
             public void created(long rev) {
             }
 
             @Override
             public boolean offer(List<Event> events, long rev) {
-                for (Event e : events) {
-                    if (e.getType() == Event.EventType.DELETE) {
-                        deleted.complete(null);
-                    }
-                }
+                inOrder.accept(() -> onEvents.accept(events));
                 return true;
             }
 
             @Override
             public void compacted(long compactRev) {
-                // history gone: re-check from the current state instead
-                deleted.complete(null);
+                inOrder.accept(onCompacted);
             }
-        });
-        cancelled.whenComplete((v, e) -> deleted.completeExceptionally(new CancellationException("cancelled")));
-        deleted.whenComplete((v, e) -> hub.cancel(w));
-        return deleted;
+        };
     }
 
     /** Deletes a key, ignoring the outcome (clean-up after an abandoned wait). */
     void deleteQuietly(ByteString key) {
         server.deleteRange(DeleteRangeRequest.newBuilder().setKey(key).build());
+    }
+
+    /** etcd's concurrency.Session default TTL, used when Lock/Campaign come without a lease. */
+    static final long SESSION_TTL_SECONDS = 60;
+
+    /** The lease a contender holds its key with: the caller's, or (lease 0) a new one with the session TTL. */
+    CompletableFuture<Long> sessionLease(long lease) {
+        if (lease != 0) {
+            return CompletableFuture.completedFuture(lease);
+        }
+        return server.leaseGrant(LeaseGrantRequest.newBuilder().setTTL(SESSION_TTL_SECONDS).build())
+                .thenApply(LeaseGrantResponse::getID);
+    }
+
+    CompletableFuture<DeleteRangeResponse> delete(DeleteRangeRequest r) {
+        return server.deleteRange(r);
     }
 
     CompletableFuture<RangeResponse> range(RangeRequest r) {

@@ -47,8 +47,16 @@ public final class Elections {
         return new EtcdException(EtcdError.Codes.UNKNOWN, message);
     }
 
-    /** Campaigns until elected; {@code cancelled} completing abandons the candidacy. */
-    public CompletableFuture<CampaignResponse> campaign(CampaignRequest r, long lease, CompletableFuture<Void> cancelled) {
+    /**
+     * Campaigns until elected, with the request's lease (or a new session lease if it has none);
+     * {@code cancelled} completing abandons the candidacy.
+     */
+    public CompletableFuture<CampaignResponse> campaign(CampaignRequest r, CompletableFuture<Void> cancelled) {
+        return c.sessionLease(r.getLease()).thenCompose(lease -> campaign(r, lease, cancelled));
+    }
+
+    private CompletableFuture<CampaignResponse> campaign(CampaignRequest r, long lease,
+                                                         CompletableFuture<Void> cancelled) {
         ByteString prefix = prefix(r.getName());
         ByteString key = Coordination.contenderKey(prefix, lease);
         return c.enter(prefix, key, r.getValue(), lease, false).thenCompose(a -> {
@@ -125,7 +133,7 @@ public final class Elections {
                 WatchHub.Watcher[] w = new WatchHub.Watcher[1];
                 CompletableFuture<Void> appeared = new CompletableFuture<>();
                 w[0] = hub.watch(prefix.toByteArray(), Coordination.prefixEnd(prefix).toByteArray(),
-                        resp.getHeader().getRevision(), sink(events -> {
+                        resp.getHeader().getRevision(), c.sink(events -> {
                             for (Event e : events) {
                                 if (e.getType() == Event.EventType.PUT) {
                                     appeared.complete(null);
@@ -145,7 +153,7 @@ public final class Elections {
             out.accept(LeaderResponse.newBuilder().setHeader(resp.getHeader()).setKv(leader).build());
             CompletableFuture<Void> gone = new CompletableFuture<>();
             WatchHub.Watcher[] w = new WatchHub.Watcher[1];
-            w[0] = hub.watch(leader.getKey().toByteArray(), null, resp.getHeader().getRevision() + 1, sink(events -> {
+            w[0] = hub.watch(leader.getKey().toByteArray(), null, resp.getHeader().getRevision() + 1, c.sink(events -> {
                 for (Event e : events) {
                     if (gone.isDone()) {
                         return;
@@ -166,24 +174,5 @@ public final class Elections {
                 }
             });
         });
-    }
-
-    private static WatchHub.Sink sink(Consumer<List<Event>> onEvents, Runnable onCompacted) {
-        return new WatchHub.Sink() {
-            @Override
-            public void created(long rev) {
-            }
-
-            @Override
-            public boolean offer(List<Event> events, long rev) {
-                onEvents.accept(events);
-                return true;
-            }
-
-            @Override
-            public void compacted(long compactRev) {
-                onCompacted.run();
-            }
-        };
     }
 }

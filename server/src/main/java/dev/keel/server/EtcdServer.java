@@ -53,6 +53,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -78,7 +79,7 @@ public final class EtcdServer implements AutoCloseable {
     private final Elections elections;
     private final ExecutorService readers;
     private final ExecutorService watchSenders;
-    private final java.util.concurrent.ScheduledExecutorService timer;
+    private final ScheduledExecutorService timer;
     private final Lessor lessor;
     private final Leases leases;
     private final Maintenance maintenance;
@@ -302,20 +303,10 @@ public final class EtcdServer implements AutoCloseable {
         return elections;
     }
 
-    /**
-     * The lease a Lock/Campaign call holds its key with: the caller's, or (lease 0) a new one with etcd's
-     * session TTL of 60 s.
-     */
-    public CompletableFuture<Long> sessionLease(long lease) {
-        if (lease != 0) {
-            return CompletableFuture.completedFuture(lease);
-        }
-        return leaseGrant(LeaseGrantRequest.newBuilder().setTTL(SESSION_TTL_SECONDS).build())
-                .thenApply(LeaseGrantResponse::getID);
+    /** A pool for work triggered by watch deliveries, which must not run on the apply thread. */
+    java.util.concurrent.Executor background() {
+        return watchSenders;
     }
-
-    /** etcd's concurrency.Session default TTL, used when Lock/Campaign come without a lease. */
-    private static final long SESSION_TTL_SECONDS = 60;
 
     public dev.keel.mvcc.WatchHub watchHub() {
         return mvcc.watchHub();

@@ -27,8 +27,15 @@ public final class Locks {
         this.c = c;
     }
 
-    /** Acquires the lock; {@code cancelled} completing (the caller went away) abandons the wait. */
-    public CompletableFuture<LockResponse> lock(LockRequest r, long lease, CompletableFuture<Void> cancelled) {
+    /**
+     * Acquires the lock, holding it with the request's lease (or a new session lease if it has none);
+     * {@code cancelled} completing (the caller went away) abandons the wait.
+     */
+    public CompletableFuture<LockResponse> lock(LockRequest r, CompletableFuture<Void> cancelled) {
+        return c.sessionLease(r.getLease()).thenCompose(lease -> lock(r, lease, cancelled));
+    }
+
+    private CompletableFuture<LockResponse> lock(LockRequest r, long lease, CompletableFuture<Void> cancelled) {
         ByteString prefix = r.getName().concat(ByteString.copyFromUtf8("/"));
         ByteString key = Coordination.contenderKey(prefix, lease);
         return c.enter(prefix, key, ByteString.EMPTY, lease, true).thenCompose(a -> {
@@ -55,8 +62,8 @@ public final class Locks {
         });
     }
 
-    public CompletableFuture<UnlockResponse> unlock(UnlockRequest r, EtcdServer server) {
-        return server.deleteRange(DeleteRangeRequest.newBuilder().setKey(r.getKey()).build())
+    public CompletableFuture<UnlockResponse> unlock(UnlockRequest r) {
+        return c.delete(DeleteRangeRequest.newBuilder().setKey(r.getKey()).build())
                 .thenApply(d -> UnlockResponse.newBuilder().setHeader(d.getHeader()).build());
     }
 }
