@@ -5,13 +5,9 @@ import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.storage.Storage;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -27,24 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * (HashKV at exactly a compaction revision: 3.4 refuses it, 3.6 answers with the hash recorded by that
  * compaction) the expectation is derived from etcd 3.6's code and says so.
  */
-class KvHashTest {
-
-    @TempDir
-    Path dir;
-    Storage storage;
-    MvccStore store;
-
-    @BeforeEach
-    void open() {
-        storage = Storage.open(dir, MvccStore.COLUMNS);
-        store = new MvccStore(storage);
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-        storage.close();
-    }
+class KvHashTest extends MvccStoreFixture {
 
     private static byte[] b(String s) {
         return s.getBytes(StandardCharsets.UTF_8);

@@ -11,42 +11,16 @@ import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.TxnResponse;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.storage.Storage;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The MVCC store against a real RocksDB in a temporary directory. */
-class MvccStoreTest {
-
-    @TempDir
-    Path dir;
-    Storage storage;
-    MvccStore store;
-
-    @BeforeEach
-    void open() {
-        storage = Storage.open(dir, MvccStore.COLUMNS);
-        store = new MvccStore(storage);
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-        storage.close();
-    }
-
-    private void reopen() {
-        close();
-        open();
-    }
+class MvccStoreTest extends MvccStoreFixture {
 
     private static byte[] b(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
