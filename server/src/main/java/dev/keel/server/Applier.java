@@ -164,6 +164,12 @@ final class Applier implements StateMachineApplier {
         }
     }
 
+    /** The only query: the member list, for a member joining the cluster. */
+    @Override
+    public byte[] query(byte[] request) {
+        return MemberChangeResponse.newBuilder().addAllMembers(members.members()).build().toByteArray();
+    }
+
     @Override
     public long persist() {
         long index = appliedIndex;
