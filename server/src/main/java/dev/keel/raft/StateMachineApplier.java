@@ -29,4 +29,10 @@ public interface StateMachineApplier {
      * covers. The engine may discard log entries up to that index afterwards.
      */
     long persist();
+
+    /** Replaces the whole state with a copy of the leader's; afterwards appliedIndex()/appliedTerm() report the copy's position. */
+    default java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderMemberIdHex) {
+        return java.util.concurrent.CompletableFuture.failedFuture(new UnsupportedOperationException(
+                "installing a snapshot from the leader is not supported by this state machine"));
+    }
 }

@@ -83,11 +83,13 @@ public final class EtcdServer implements AutoCloseable {
     private final Lessor lessor;
     private final Leases leases;
     private final Maintenance maintenance;
+    private final SnapshotInstaller snapshotInstaller;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
         this.identity = MemberIdentity.loadOrCreate(config);
         this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), storageColumns());
+        SnapshotInstaller.recoverInterrupted(storage); // before anything reads storage: see SnapshotInstaller
         this.mvcc = new MvccStore(storage);
         this.lessor = new Lessor(storage, Leases.lessorConfig(config), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
@@ -96,6 +98,10 @@ public final class EtcdServer implements AutoCloseable {
         AlarmStore alarms = new AlarmStore(storage);
         DowngradeState downgrade = new DowngradeState(storage);
         Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade);
+        // snapshot install from the leader (see "Snapshot install" below)
+        this.snapshotInstaller = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, this::clientUrlOf,
+                this::afterSnapshotInstalled);
+        applier.snapshotInstaller(snapshotInstaller);
         Map<String, String> peers = new LinkedHashMap<>();
         identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
@@ -445,6 +451,31 @@ public final class EtcdServer implements AutoCloseable {
         return out;
     }
 
+    // ---- Snapshot install (Raft InstallSnapshot, state-machine side; see SnapshotInstaller) ------------------
+
+    /** The snapshot this member serves at {@link SnapshotInstaller#PATH} to a member installing it. */
+    public SnapshotInstaller.Source openRaftSnapshot() {
+        return SnapshotInstaller.openSource(storage);
+    }
+
+    /**
+     * A member's first client URL, by member id in hex: where the installer downloads the leader's snapshot.
+     * TODO(membership): look the member up in the membership store; until then only this member is known.
+     */
+    private URI clientUrlOf(String memberIdHex) {
+        if (memberIdHex.equals(ClusterIds.hex(identity.memberId())) && !config.advertiseClientUrls().isEmpty()) {
+            return config.advertiseClientUrls().get(0);
+        }
+        throw new IllegalStateException("no client URL known for member " + memberIdHex);
+    }
+
+    /**
+     * Runs after an installed snapshot has replaced storage and the MVCC store, leases, alarms and downgrade state
+     * have been reloaded from it (MVCC reads still held off). TODO(membership): reload the membership store.
+     */
+    private void afterSnapshotInstalled() {
+    }
+
     @Override
     public void close() {
         leases.close();
@@ -453,6 +484,7 @@ public final class EtcdServer implements AutoCloseable {
         } catch (Exception e) {
             LOG.warn("closing raft failed", e);
         }
+        snapshotInstaller.close();
         readers.shutdownNow();
         watchSenders.shutdownNow();
         timer.shutdownNow();
