@@ -30,9 +30,15 @@ public interface StateMachineApplier {
      */
     long persist();
 
-    /** Replaces the whole state with a copy of the leader's; afterwards appliedIndex()/appliedTerm() report the copy's position. */
-    default java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderMemberIdHex) {
-        return java.util.concurrent.CompletableFuture.failedFuture(new UnsupportedOperationException(
-                "installing a snapshot from the leader is not supported by this state machine"));
+    /**
+     * Replaces the whole state with a copy of the leader's (the leader no longer has the log entries this member
+     * needs). Afterwards {@link #appliedIndex()} / {@link #appliedTerm()} report the copy's position. Called off the
+     * apply thread while nothing is being applied.
+     *
+     * @param leaderId member id (hex) of the leader to copy from
+     */
+    default java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderId) {
+        return java.util.concurrent.CompletableFuture.failedFuture(
+                new UnsupportedOperationException("this state machine cannot install snapshots"));
     }
 }
