@@ -52,28 +52,6 @@ class LeasesTest {
         public void start() {
         }
 
-        // RaftNode's membership methods (not used by these tests)
-        @Override
-        public dev.keel.raft.RaftMembers members() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public CompletableFuture<Void> changeMembers(java.util.Map<String, String> voters,
-                                                     java.util.Map<String, String> learners) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public java.util.Map<String, Long> progress() {
-            return java.util.Map.of();
-        }
-
-        @Override
-        public CompletableFuture<Void> transferLeadership(String memberId, java.time.Duration timeout) {
-            throw new UnsupportedOperationException();
-        }
-
         @Override
         public CompletableFuture<byte[]> propose(byte[] command) {
             throw new UnsupportedOperationException();
@@ -94,6 +72,27 @@ class LeasesTest {
         @Override
         public RaftStatus status() {
             return status;
+        }
+
+        @Override
+        public dev.keel.raft.RaftMembers members() {
+            return new dev.keel.raft.RaftMembers(java.util.Map.of("1", "127.0.0.1:1"), java.util.Map.of(), false);
+        }
+
+        @Override
+        public CompletableFuture<Void> changeMembers(java.util.Map<String, String> voters,
+                                                     java.util.Map<String, String> learners) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Map<String, Long> progress() {
+            return java.util.Map.of();
+        }
+
+        @Override
+        public CompletableFuture<Void> transferLeadership(String memberId, java.time.Duration timeout) {
+            throw new UnsupportedOperationException();
         }
 
         @Override

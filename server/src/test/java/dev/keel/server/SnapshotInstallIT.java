@@ -82,10 +82,12 @@ class SnapshotInstallIT {
                         System::nanoTime);
                 AlarmStore alarms = new AlarmStore(storage);
                 DowngradeState downgrade = new DowngradeState(storage);
+                dev.keel.membership.MemberStore members =
+                        new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1);
                 Applier applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, alarms,
-                        downgrade);
+                        downgrade, members);
                 SnapshotInstaller installer = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade,
-                        id -> URI.create(p.url()), () -> { });
+                        id -> URI.create(p.url()), members::reload);
                 applier.snapshotInstaller(installer);
                 try {
                     applier.installSnapshot("8e9e05c52164694d").get();
@@ -101,6 +103,8 @@ class SnapshotInstallIT {
                     assertTrue(applier.appliedIndex() <= number(status, "raftAppliedIndex"),
                             "applied " + applier.appliedIndex() + ", status " + status);
                     assertTrue(applier.appliedTerm() >= 1);
+                    assertEquals(1, members.members().size(), "the member list travels with the state");
+                    assertEquals(p.url(), members.members().get(0).getClientURLs(0));
                     // what the running member answers for a key, the installed copy holds
                     String one = post(p, "/v3/kv/range", "{\"key\":\"" + b64("k/123") + "\"}");
                     KeyValue mine = mvcc.range("k/123".getBytes(), null, 0, 0, false).kvs().get(0);

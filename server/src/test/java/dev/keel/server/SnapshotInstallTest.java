@@ -81,6 +81,7 @@ class SnapshotInstallTest {
         Lessor lessor;
         AlarmStore alarms;
         DowngradeState downgrade;
+        dev.keel.membership.MemberStore memberStore;
         Applier applier;
         SnapshotInstaller installer;
         final AtomicLong hookRuns = new AtomicLong();
@@ -101,11 +102,16 @@ class SnapshotInstallTest {
             Leases.restoreAttachments(mvcc, lessor);
             alarms = new AlarmStore(storage);
             downgrade = new DowngradeState(storage);
-            applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, alarms, downgrade);
+            memberStore = new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1);
+            applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, alarms, downgrade,
+                    memberStore);
             installer = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, id -> {
                 assertEquals(LEADER, id);
                 return URI.create("http://127.0.0.1:" + http.actualPort());
-            }, hookRuns::incrementAndGet);
+            }, () -> {
+                hookRuns.incrementAndGet();
+                memberStore.reload(); // what EtcdServer's hook does
+            });
             applier.snapshotInstaller(installer);
             index = applier.appliedIndex();
         }
@@ -214,9 +220,19 @@ class SnapshotInstallTest {
                 .setAction(AlarmRequest.AlarmAction.ACTIVATE).setAlarm(type).setMemberID(member));
     }
 
+    private static InternalRequest.Builder bootstrap(long... ids) {
+        dev.keel.proto.internal.MemberBootstrap.Builder b = dev.keel.proto.internal.MemberBootstrap.newBuilder();
+        for (long id : ids) {
+            b.addMembers(dev.keel.proto.etcdserverpb.Member.newBuilder().setID(id).setName("m" + id)
+                    .addPeerURLs("http://127.0.0.1:" + (2000 + id)).addClientURLs("http://127.0.0.1:" + (3000 + id)));
+        }
+        return InternalRequest.newBuilder().setMemberBootstrap(b);
+    }
+
     /** State A: puts (some on leases), overwrites, deletes, a finished compaction, checkpoint-free leases, an alarm. */
     private Member stateA() throws Exception {
         Member a = new Member("a");
+        a.apply(bootstrap(0xa1, 0xa2, 0xa3));
         a.apply(grant(100, 60));
         a.apply(grant(200, 120));
         for (int i = 0; i < 20; i++) {
@@ -238,6 +254,7 @@ class SnapshotInstallTest {
     /** State B: different keys, leases, alarm and revisions (ahead of A's compaction). */
     private Member stateB(int puts) throws Exception {
         Member b = new Member("b");
+        b.apply(bootstrap(0xb1));
         b.apply(grant(300, 30));
         b.apply(alarm(AlarmType.CORRUPT, 0xb2));
         for (int i = 0; i < puts; i++) {
@@ -260,6 +277,7 @@ class SnapshotInstallTest {
         }
         assertEquals(a.alarms.list(), b.alarms.list());
         assertEquals(a.downgrade.info(), b.downgrade.info());
+        assertEquals(a.memberStore.members(), b.memberStore.members());
         assertEquals(a.applier.appliedIndex(), b.applier.appliedIndex());
         assertEquals(a.applier.appliedTerm(), b.applier.appliedTerm());
         assertEquals(a.mvcc.hashByRev(0).hash(), b.mvcc.hashByRev(0).hash(), "HashKV");
@@ -285,6 +303,8 @@ class SnapshotInstallTest {
         assertEquals(List.of(AlarmMember.newBuilder().setMemberID(0xa1).setAlarmValue(AlarmType.NOSPACE_VALUE)
                 .build()), b.alarms.list());
         assertTrue(b.downgrade.info().getEnabled());
+        assertEquals(List.of(0xa1L, 0xa2L, 0xa3L), b.memberStore.members().stream()
+                .map(dev.keel.proto.etcdserverpb.Member::getID).toList());
         assertEquals(List.of(100L, 200L), b.lessor.leases().stream().sorted().toList());
         assertEquals(historic, b.mvcc.range(bs("key/1").toByteArray(), null, compactAt, 0, false).kvs());
         assertThrows(dev.keel.errors.EtcdException.class,
