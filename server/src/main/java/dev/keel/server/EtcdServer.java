@@ -506,19 +506,11 @@ public final class EtcdServer implements AutoCloseable {
      * installer downloads the leader's snapshot.
      */
     private URI clientUrlOf(String memberIdHex) {
-        long id = Long.parseUnsignedLong(memberIdHex, 16);
-        Member m = memberStore.member(id);
-        if (m != null && m.getClientURLsCount() > 0) {
-            return URI.create(m.getClientURLs(0));
+        List<URI> urls = membership.clientUrls(memberIdHex);
+        if (urls.isEmpty()) {
+            throw new IllegalStateException("no client URL known for member " + memberIdHex);
         }
-        if (identity.clientUrls().containsKey(id)) { // a joining member before its member list caught up
-            return identity.clientUrls().get(id);
-        }
-        if (id == identity.memberId() && !config.advertiseClientUrls().isEmpty()) {
-            return config.advertiseClientUrls().get(0);
-        }
-        throw new IllegalStateException("no client URL known for member " + memberIdHex
-                + (m == null ? " (not a member)" : " (it has not published its client URLs)"));
+        return urls.get(0);
     }
 
     /**

@@ -121,12 +121,20 @@ final class Membership implements AutoCloseable {
         return list;
     }
 
-    /** The client URLs of a member (hex id), as published; empty if unknown. */
+    /**
+     * The client URLs of a member (hex id): as published in the member list; before this member's list has caught up,
+     * as learnt when it joined; for this member itself, its own. Empty if unknown.
+     */
     List<URI> clientUrls(String memberIdHex) {
-        Member m = store.member(Long.parseUnsignedLong(memberIdHex, 16));
+        long id = Long.parseUnsignedLong(memberIdHex, 16);
+        Member m = store.member(id);
         List<URI> out = new ArrayList<>();
-        if (m != null) {
+        if (m != null && m.getClientURLsCount() > 0) {
             m.getClientURLsList().forEach(u -> out.add(URI.create(u)));
+        } else if (identity.clientUrls().containsKey(id)) {
+            out.add(identity.clientUrls().get(id));
+        } else if (id == identity.memberId()) {
+            out.addAll(config.advertiseClientUrls());
         }
         return out;
     }
@@ -287,8 +295,8 @@ final class Membership implements AutoCloseable {
         Map<String, String> wantVoters = new TreeMap<>();
         Map<String, String> wantLearners = new TreeMap<>();
         for (Member m : ms) {
-            URI u = URI.create(m.getPeerURLs(0));
-            (m.getIsLearner() ? wantLearners : wantVoters).put(ClusterIds.hex(m.getID()), u.getHost() + ":" + u.getPort());
+            (m.getIsLearner() ? wantLearners : wantVoters).put(ClusterIds.hex(m.getID()),
+                    MemberIdentity.hostPort(URI.create(m.getPeerURLs(0))));
         }
         RaftMembers now = raft.members();
         if (now.changing() || (wantVoters.equals(now.voters()) && wantLearners.equals(now.learners()))) {

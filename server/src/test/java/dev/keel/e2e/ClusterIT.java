@@ -380,21 +380,7 @@ class ClusterIT {
     }
 
     private ServerProcess awaitLeaderAmong(List<ServerProcess> among) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            for (ServerProcess m : among) {
-                try {
-                    StatusResponse s = status(m);
-                    if (s.getLeader() == s.getHeader().getMemberId()) {
-                        return m;
-                    }
-                } catch (StatusRuntimeException ignored) {
-                    // down or paused
-                }
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("no leader among " + among.stream().map(ServerProcess::name).toList());
+        return ServerProcess.awaitLeader(among);
     }
 
     private ServerProcess follower() throws Exception {

@@ -4,23 +4,15 @@ import dev.keel.e2e.linearizability.CheckResult;
 import dev.keel.e2e.linearizability.History;
 import dev.keel.e2e.linearizability.LinearizabilityChecker;
 import dev.keel.e2e.linearizability.RecordingClient;
-import dev.keel.e2e.linearizability.Result;
-import dev.keel.proto.etcdserverpb.MaintenanceGrpc;
-import dev.keel.proto.etcdserverpb.StatusRequest;
-import dev.keel.proto.etcdserverpb.StatusResponse;
+import dev.keel.e2e.linearizability.Workload;
 import io.etcd.jetcd.Client;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -60,7 +52,7 @@ class ClusterLinearizabilityIT {
                 clients.add(client);
                 RecordingClient rc = new RecordingClient(history, c, client.getKVClient(), Duration.ofSeconds(4));
                 int id = c;
-                runs.add(pool.submit(() -> workload(rc, id, deadline)));
+                runs.add(pool.submit(() -> Workload.putGetCas(rc, id, deadline, "clin/k", KEYS)));
             }
             // faults, one every few seconds until the end
             int step = 0;
@@ -68,21 +60,22 @@ class ClusterLinearizabilityIT {
                 Thread.sleep(2500);
                 switch (step++ % 3) {
                     case 0 -> {
-                        ServerProcess leader = leader(members);
+                        ServerProcess leader = ServerProcess.awaitLeader(members);
                         leader.kill9();
                         Thread.sleep(1500);
                         leader.restartNoWait();
                         faults.add("kill -9 leader " + leader.name());
                     }
                     case 1 -> {
-                        ServerProcess f = members.stream().filter(m -> m != leader(members)).findFirst().orElseThrow();
+                        ServerProcess leader = ServerProcess.awaitLeader(members);
+                        ServerProcess f = members.stream().filter(m -> m != leader).findFirst().orElseThrow();
                         f.pause();
                         Thread.sleep(2000);
                         f.resume();
                         faults.add("SIGSTOP follower " + f.name() + " for 2 s");
                     }
                     default -> {
-                        ServerProcess leader = leader(members);
+                        ServerProcess leader = ServerProcess.awaitLeader(members);
                         leader.pause();
                         Thread.sleep(2000);
                         leader.resume();
@@ -107,52 +100,5 @@ class ClusterLinearizabilityIT {
         // at least the leader kill and one pause (a loaded machine fits fewer fault cycles into the run)
         assertTrue(faults.size() >= 2, "faults injected: " + faults);
         assertTrue(result.checkedOps() > 300, "only " + result.checkedOps() + " operations checked");
-    }
-
-    private static void workload(RecordingClient rc, int id, long deadline) {
-        Random rnd = new Random(id);
-        Map<String, String> lastSeen = new HashMap<>();
-        int n = 0;
-        while (System.nanoTime() < deadline) {
-            String key = "clin/k" + rnd.nextInt(KEYS);
-            int dice = rnd.nextInt(10);
-            if (dice < 4) {
-                Result r = rc.get(key);
-                if (r != null) {
-                    lastSeen.put(key, r.value());
-                }
-            } else if (dice < 7) {
-                rc.put(key, "c" + id + "-" + n++);
-            } else {
-                rc.cas(key, lastSeen.get(key), "c" + id + "-" + n++);
-            }
-        }
-    }
-
-    private static ServerProcess leader(List<ServerProcess> members) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            for (ServerProcess m : members) {
-                ManagedChannel ch = NettyChannelBuilder.forTarget(m.endpoint()).usePlaintext().build();
-                try {
-                    StatusResponse s = MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
-                            .status(StatusRequest.getDefaultInstance());
-                    if (s.getLeader() == s.getHeader().getMemberId()) {
-                        return m;
-                    }
-                } catch (RuntimeException ignored) {
-                    // down, paused or starting
-                } finally {
-                    ch.shutdownNow();
-                }
-            }
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new AssertionError("no leader");
     }
 }

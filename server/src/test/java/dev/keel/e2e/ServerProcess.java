@@ -266,6 +266,34 @@ public final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /** Whether this member is the leader now (false when it does not answer: down, paused or starting). */
+    public boolean isLeader() {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", clientPort).usePlaintext().build();
+        try {
+            var s = MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .status(StatusRequest.getDefaultInstance());
+            return s.getLeader() == s.getHeader().getMemberId();
+        } catch (StatusRuntimeException e) {
+            return false;
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /** Waits up to 30 s until one of {@code members} is the leader and returns it. */
+    public static ServerProcess awaitLeader(List<ServerProcess> members) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            for (ServerProcess m : members) {
+                if (m.isLeader()) {
+                    return m;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no leader among " + members.stream().map(ServerProcess::name).toList());
+    }
+
     private boolean portOpen() {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", clientPort), 200);

@@ -8,10 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -51,7 +48,7 @@ class LinearizabilityIT {
                     RecordingClient rc = new RecordingClient(history, c, client.getKVClient(), Duration.ofSeconds(5));
                     recorders.add(rc);
                     int id = c;
-                    runs.add(pool.submit(() -> workload(rc, id, deadline)));
+                    runs.add(pool.submit(() -> Workload.putGetCas(rc, id, deadline, "lin/k", KEYS)));
                 }
                 for (Future<?> f : runs) {
                     f.get(RUN.toSeconds() + 60, TimeUnit.SECONDS);
@@ -81,27 +78,6 @@ class LinearizabilityIT {
         CheckResult bad = LinearizabilityChecker.check(broken);
         assertEquals(CheckResult.Verdict.VIOLATION, bad.verdict(), bad.report());
         System.out.println("[linearizability] negative control: " + bad.violations().get(0).lines().findFirst().orElse(""));
-    }
-
-    private static void workload(RecordingClient rc, int id, long deadline) {
-        Random rnd = new Random(id);
-        Map<String, String> lastSeen = new HashMap<>();
-        int n = 0;
-        while (System.nanoTime() < deadline) {
-            String key = "lin/k" + rnd.nextInt(KEYS);
-            int dice = rnd.nextInt(10);
-            if (dice < 4) {
-                Result r = rc.get(key);
-                if (r != null) {
-                    lastSeen.put(key, r.value());
-                }
-            } else if (dice < 7) {
-                rc.put(key, "c" + id + "-" + n++);
-            } else {
-                // expected: what this client last saw (often stale under contention, so both outcomes occur)
-                rc.cas(key, lastSeen.get(key), "c" + id + "-" + n++);
-            }
-        }
     }
 
     /**
