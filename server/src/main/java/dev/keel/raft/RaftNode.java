@@ -37,6 +37,11 @@ public interface RaftNode extends AutoCloseable {
         return status().term();
     }
 
+    /** Whether this member is a non-voting learner, cheaper than {@link #status()} (asked on every request). */
+    default boolean isLearner() {
+        return status().isLearner();
+    }
+
     /** The Raft configuration as this member knows it. */
     RaftMembers members();
 

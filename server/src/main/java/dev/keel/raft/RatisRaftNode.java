@@ -796,6 +796,12 @@ public final class RatisRaftNode implements RaftNode {
         return d == null ? 0 : d.getInfo().getCurrentTerm();
     }
 
+    @Override
+    public boolean isLearner() {
+        final RaftServer.Division d = division;
+        return d != null && d.getInfo().isListener();
+    }
+
     private RaftPeerId currentLeader() {
         final RaftServer.Division d = division;
         return d == null ? null : d.getInfo().getLeaderId();

@@ -160,7 +160,7 @@ public final class EtcdServer implements AutoCloseable {
         m.gaugeFunction("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.",
                 () -> raft.status().isLeader() ? 1 : 0);
         m.gaugeFunction("etcd_server_is_learner", "Whether or not this member is a learner. 1 if is, 0 otherwise.",
-                () -> raft.status().isLearner() ? 1 : 0);
+                () -> raft.isLearner() ? 1 : 0);
         m.gaugeFunction("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
                 () -> raft.status().commitIndex());
         m.gaugeFunction("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.",
@@ -248,7 +248,7 @@ public final class EtcdServer implements AutoCloseable {
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
         }
-        if (!r.getSerializable() && raft.status().isLearner()) {
+        if (!r.getSerializable() && raft.isLearner()) {
             return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
         CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
@@ -300,7 +300,7 @@ public final class EtcdServer implements AutoCloseable {
         InternalRequest request;
         int size;
         try {
-            if (raft.status().isLearner()) {
+            if (raft.isLearner()) {
                 throw EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception();
             }
             validation.run();
@@ -465,7 +465,7 @@ public final class EtcdServer implements AutoCloseable {
 
     /** MemberList with linearizable=true: the list as of a read barrier. */
     public CompletableFuture<List<Member>> membersLinearizable() {
-        if (raft.status().isLearner()) {
+        if (raft.isLearner()) {
             return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
         return raft.readBarrier().thenApply(v -> membership.list());
