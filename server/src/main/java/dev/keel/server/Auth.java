@@ -202,7 +202,8 @@ public final class Auth {
 
     /**
      * Why a watch may not be created, as its cancel reason, or null if it may (etcd's isWatchPermitted: the key,
-     * with an empty key meaning "\0"; a from-key watch is checked as its start key, as etcd does).
+     * with an empty key meaning "\0"; a from-key watch is checked as its start key, as etcd does). The reason is
+     * the text of etcd's gRPC error, "rpc error: code = ... desc = ...", as etcd puts it there.
      */
     public String watchDenial(Credentials c, WatchCreateRequest w) {
         if (!store.isEnabled()) {
@@ -215,42 +216,21 @@ public final class Auth {
             store.checkRange(authInfoOrNone(c), key, end);
             return null;
         } catch (EtcdException e) {
-            if (e.getMessage().equals(EtcdError.INVALID_AUTH_TOKEN.message())
-                    || e.getMessage().equals(EtcdError.AUTH_OLD_REVISION.message())
-                    || e.getMessage().equals(EtcdError.USER_EMPTY.message())) {
-                return e.getMessage();
+            EtcdError reason = EtcdError.PERMISSION_DENIED;
+            for (EtcdError known : new EtcdError[]{EtcdError.INVALID_AUTH_TOKEN, EtcdError.AUTH_OLD_REVISION,
+                    EtcdError.USER_EMPTY}) {
+                if (known.message().equals(e.getMessage())) {
+                    reason = known;
+                }
             }
-            return EtcdError.PERMISSION_DENIED.message();
+            return "rpc error: code = " + GO_CODES[reason.code()] + " desc = " + reason.message();
         }
     }
 
-    /**
-     * Lock and Election work on the keys under {@code name + "/"} with the caller's rights (etcd runs these
-     * recipes through a client carrying the caller's token): reading the prefix, and with {@code write} also
-     * creating and deleting keys under it. Also needs a user (the session lease).
-     */
-    public void checkRecipe(Credentials c, ByteString name, boolean write) {
-        if (!store.isEnabled()) {
-            return;
-        }
-        AuthInfo ai = require(c);
-        ByteString prefix = name.concat(ByteString.copyFromUtf8("/"));
-        byte[] key = prefix.toByteArray();
-        byte[] end = Coordination.prefixEnd(prefix).toByteArray();
-        store.checkRange(ai, key, end);
-        if (write) {
-            store.checkDeleteRange(ai, key, end);
-        }
-    }
-
-    /** A recipe key the caller holds (unlock, resign, proclaim): write on it. */
-    public void checkRecipeKey(Credentials c, ByteString key) {
-        if (!store.isEnabled()) {
-            return;
-        }
-        AuthInfo ai = require(c);
-        store.checkPut(ai, key.toByteArray());
-    }
+    /** grpc-go's names of the status codes, by number. */
+    private static final String[] GO_CODES = {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded",
+            "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+            "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
 
     // ---- the Auth service --------------------------------------------------------------------------------
 
