@@ -232,6 +232,34 @@ public final class Auth {
             "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
             "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
 
+    /**
+     * Lock and Election work on the keys under {@code name + "/"} with the caller's rights (etcd runs these
+     * recipes through a client carrying the caller's token): reading the prefix, and with {@code write} also
+     * creating and deleting keys under it. Also needs a user (the session lease).
+     */
+    public void checkRecipe(Credentials c, ByteString name, boolean write) {
+        if (!store.isEnabled()) {
+            return;
+        }
+        AuthInfo ai = require(c);
+        ByteString prefix = name.concat(ByteString.copyFromUtf8("/"));
+        byte[] key = prefix.toByteArray();
+        byte[] end = Coordination.prefixEnd(prefix).toByteArray();
+        store.checkRange(ai, key, end);
+        if (write) {
+            store.checkDeleteRange(ai, key, end);
+        }
+    }
+
+    /** A recipe key the caller holds (unlock, resign, proclaim): write on it. */
+    public void checkRecipeKey(Credentials c, ByteString key) {
+        if (!store.isEnabled()) {
+            return;
+        }
+        AuthInfo ai = require(c);
+        store.checkPut(ai, key.toByteArray());
+    }
+
     // ---- the Auth service --------------------------------------------------------------------------------
 
     private CompletableFuture<InternalResponse> proposeAs(Credentials c, InternalRequest.Builder req) {
