@@ -41,11 +41,23 @@ final class LeaderForwarder implements AutoCloseable {
     private final long timeoutMillis;
     private volatile boolean closed;
 
+    /** TLS for the channels (peer TLS), or null for plain text. */
+    private final org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext tls;
+
     LeaderForwarder(Collection<RaftPeer> peers, long timeoutMillis) {
+        this(peers, timeoutMillis, null);
+    }
+
+    LeaderForwarder(Collection<RaftPeer> peers, long timeoutMillis, PeerTls peerTls) {
         for (RaftPeer p : peers) {
             addresses.put(p.getId(), p.getAddress());
         }
         this.timeoutMillis = timeoutMillis;
+        try {
+            this.tls = peerTls == null ? null : peerTls.clientContext();
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("peer TLS: " + e.getMessage(), e);
+        }
     }
 
     /** Sends the request to {@code request.getServerId()}; the future carries the reply or the transport error. */
@@ -104,10 +116,15 @@ final class LeaderForwarder implements AutoCloseable {
         if (address == null) {
             throw new IOException("unknown peer " + peer + " (known: " + addresses.keySet() + ")");
         }
-        final ManagedChannel ch = channels.computeIfAbsent(peer, p -> NettyChannelBuilder.forTarget(address)
-                .negotiationType(NegotiationType.PLAINTEXT)
-                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-                .build());
+        final ManagedChannel ch = channels.computeIfAbsent(peer, p -> {
+            NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(MAX_MESSAGE_BYTES);
+            if (tls == null) {
+                b.negotiationType(NegotiationType.PLAINTEXT);
+            } else {
+                b.sslContext(tls);
+            }
+            return b.build();
+        });
         if (closed) {
             ch.shutdownNow();
             throw new AlreadyClosedException("forwarder is closed");

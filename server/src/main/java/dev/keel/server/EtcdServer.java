@@ -104,7 +104,9 @@ public final class EtcdServer implements AutoCloseable {
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
                 peers, config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7),
                 config.snapshotCount());
-        this.raft = new RatisRaftNode(rc, applier);
+        RatisRaftNode ratis = new RatisRaftNode(rc, applier);
+        ratis.setPeerTls(peerTls(config, identity));
+        this.raft = ratis;
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -133,6 +135,29 @@ public final class EtcdServer implements AutoCloseable {
         this.auth = new Auth(this, authStore, lessor, config.clientTls().clientCertAuth(),
                 req -> propose(() -> { }, req), raft::readBarrier);
         registerMetrics();
+    }
+
+    /**
+     * Member-to-member TLS from the --peer-* flags, or null: a certificate and key (or, with --peer-auto-tls, a
+     * generated self-signed one, whose peers are not verified, as in etcd), the peer CA and
+     * --peer-client-cert-auth.
+     */
+    static dev.keel.raft.PeerTls peerTls(EtcdConfig config, MemberIdentity identity) {
+        EtcdConfig.Tls t = config.peerTls();
+        if (!t.enabled()) {
+            return null;
+        }
+        if (t.autoTls()) {
+            try {
+                var generated = SelfSignedCert.generate(config.dataDir().resolve("fixtures").resolve("peer"),
+                        List.of(config.listenPeerUrl().getHost()), config.selfSignedCertValidityYears());
+                return new dev.keel.raft.PeerTls(generated.cert(), generated.key(), null, false, true);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot generate the peer certificate: " + e.getMessage(), e);
+            }
+        }
+        return new dev.keel.raft.PeerTls(Path.of(t.certFile()), Path.of(t.keyFile()),
+                t.trustedCaFile().isEmpty() ? null : Path.of(t.trustedCaFile()), t.clientCertAuth(), false);
     }
 
     /** The token provider --auth-token asks for. */
