@@ -51,8 +51,13 @@ public record PeerTls(Path certFile, Path keyFile, Path trustedCaFile, boolean c
 
     /** The trust manager checking the other member's certificate. */
     TrustManager trustManager() throws IOException, GeneralSecurityException {
-        if (skipVerify || trustedCaFile == null) {
+        if (skipVerify) {
             return TRUST_ALL;
+        }
+        if (trustedCaFile == null) {
+            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            jdk.init((KeyStore) null); // the JDK's CAs, as etcd uses the system's without --peer-trusted-ca-file
+            return jdk.getTrustManagers()[0];
         }
         KeyStore ts = KeyStore.getInstance("PKCS12");
         ts.load(null, null);
