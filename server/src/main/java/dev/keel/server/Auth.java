@@ -59,6 +59,14 @@ import java.util.function.Supplier;
  */
 public final class Auth {
 
+    /** Where passwords are hashed and checked (bcrypt is slow on purpose). */
+    private static final java.util.concurrent.ExecutorService HASHING = java.util.concurrent.Executors.newFixedThreadPool(
+            2, r -> {
+                Thread t = new Thread(r, "auth-bcrypt");
+                t.setDaemon(true);
+                return t;
+            });
+
     private final AuthStore store;
     private final Lessor lessor;
     private final boolean clientCertAuth;
@@ -296,7 +304,8 @@ public final class Auth {
      * password is checked again (etcd's loop). The password never enters the log.
      */
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest r) {
-        return readBarrier.get().thenCompose(v -> {
+        // bcrypt takes tens of milliseconds: never on the transport's or the Raft engine's threads
+        return readBarrier.get().thenComposeAsync(v -> {
             long checked = store.checkPassword(r.getName(), r.getPassword());
             InternalRequest.Builder req = InternalRequest.newBuilder().setAuthenticate(Authenticate.newBuilder()
                     .setName(r.getName()).setSimpleToken(store.tokens().newPrefix()));
@@ -307,16 +316,18 @@ public final class Auth {
                 return CompletableFuture.completedFuture(x.getAuthenticate().toBuilder()
                         .setHeader(server.stampHeader(x.getAuthenticate().getHeader())).build());
             });
-        });
+        }, HASHING);
     }
 
     public CompletableFuture<AuthUserAddResponse> userAdd(Credentials c, AuthUserAddRequest r) {
-        AuthUserAddRequest.Builder b = r.toBuilder();
-        if (!r.getOptions().getNoPassword() && !(r.getPassword().isEmpty() && !r.getHashedPassword().isEmpty())) {
-            // hashed on the receiving member, before proposing: the log carries only the hash (as in etcd)
-            b.setHashedPassword(store.hash(r.getPassword())).clearPassword();
-        }
-        return proposeAs(c, InternalRequest.newBuilder().setAuthUserAdd(b))
+        return CompletableFuture.supplyAsync(() -> {
+            AuthUserAddRequest.Builder b = r.toBuilder();
+            if (!r.getOptions().getNoPassword() && !(r.getPassword().isEmpty() && !r.getHashedPassword().isEmpty())) {
+                // hashed on the receiving member, before proposing: the log carries only the hash (as in etcd)
+                b.setHashedPassword(store.hash(r.getPassword())).clearPassword();
+            }
+            return b;
+        }, HASHING).thenCompose(b -> proposeAs(c, InternalRequest.newBuilder().setAuthUserAdd(b)))
                 .thenApply(x -> x.getAuthUserAdd().toBuilder().setHeader(server.stampHeader(x.getAuthUserAdd().getHeader())).build());
     }
 
@@ -327,11 +338,13 @@ public final class Auth {
 
     public CompletableFuture<AuthUserChangePasswordResponse> userChangePassword(Credentials c,
                                                                                AuthUserChangePasswordRequest r) {
-        AuthUserChangePasswordRequest.Builder b = r.toBuilder();
-        if (!r.getPassword().isEmpty()) {
-            b.setHashedPassword(store.hash(r.getPassword())).clearPassword();
-        }
-        return proposeAs(c, InternalRequest.newBuilder().setAuthUserChangePassword(b))
+        return CompletableFuture.supplyAsync(() -> {
+            AuthUserChangePasswordRequest.Builder b = r.toBuilder();
+            if (!r.getPassword().isEmpty()) {
+                b.setHashedPassword(store.hash(r.getPassword())).clearPassword();
+            }
+            return b;
+        }, HASHING).thenCompose(b -> proposeAs(c, InternalRequest.newBuilder().setAuthUserChangePassword(b)))
                 .thenApply(x -> x.getAuthUserChangePassword().toBuilder()
                         .setHeader(server.stampHeader(x.getAuthUserChangePassword().getHeader())).build());
     }
