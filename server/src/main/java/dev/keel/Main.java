@@ -106,7 +106,7 @@ public class Main implements QuarkusApplication {
         if (!cfg.cipherSuites().isEmpty()) {
             System.setProperty("quarkus.tls.cipher-suites", String.join(",", cfg.cipherSuites()));
         }
-        System.setProperty("quarkus.http.ssl.client-auth", tls.clientCertAuth() ? "REQUIRED" : "NONE");
+        System.setProperty(dev.keel.api.ClientTlsCustomizer.PROPERTY, Boolean.toString(tls.clientCertAuth()));
         System.setProperty("quarkus.http.ssl-port", Integer.toString(client.getPort()));
         System.setProperty("quarkus.http.insecure-requests", "disabled");
     }
