@@ -41,7 +41,11 @@ import dev.keel.proto.v3electionpb.LeaderRequest;
 import dev.keel.proto.v3electionpb.ResignRequest;
 import dev.keel.proto.etcdserverpb.CompactionRequest;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.MemberAddRequest;
 import dev.keel.proto.etcdserverpb.MemberListRequest;
+import dev.keel.proto.etcdserverpb.MemberPromoteRequest;
+import dev.keel.proto.etcdserverpb.MemberRemoveRequest;
+import dev.keel.proto.etcdserverpb.MemberUpdateRequest;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.RangeRequest;
 import dev.keel.proto.etcdserverpb.StatusRequest;
@@ -110,7 +114,15 @@ public class JsonGateway {
         rpc("/v3/kv/txn", TxnRequest.getDefaultInstance(), (w, r) -> Main.server().txn(w, r));
         rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), (w, r) -> Main.server().compact(w, r));
         rpc("/v3/cluster/member/list", MemberListRequest.getDefaultInstance(),
-                (w, r) -> CompletableFuture.completedFuture(ClusterService.memberList(Main.server())));
+                (w, r) -> ClusterService.memberList(Main.server(), r));
+        rpc("/v3/cluster/member/add", MemberAddRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> ClusterService.memberAdd(Main.server(), r)));
+        rpc("/v3/cluster/member/remove", MemberRemoveRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> ClusterService.memberRemove(Main.server(), r)));
+        rpc("/v3/cluster/member/update", MemberUpdateRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> ClusterService.memberUpdate(Main.server(), r)));
+        rpc("/v3/cluster/member/promote", MemberPromoteRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> ClusterService.memberPromote(Main.server(), r)));
         rpc("/v3/lease/grant", LeaseGrantRequest.getDefaultInstance(), (w, r) -> Main.server().leaseGrant(w, r));
         rpc("/v3/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), (w, r) -> Main.server().leaseRevoke(w, r));
         rpc("/v3/kv/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), (w, r) -> Main.server().leaseRevoke(w, r));
@@ -197,10 +209,6 @@ public class JsonGateway {
                 (w, r) -> Main.server().auth().roleRevokePermission(w, r));
 
         String[][] notYet = {
-                {"/v3/cluster/member/add", "etcdserverpb.Cluster/MemberAdd"},
-                {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
-                {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
-                {"/v3/cluster/member/promote", "etcdserverpb.Cluster/MemberPromote"},
         };
         for (String[] p : notYet) {
             NOT_YET.put(p[0], p[1]);

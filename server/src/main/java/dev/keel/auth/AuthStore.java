@@ -74,6 +74,14 @@ public final class AuthStore {
         this.column = storage.column(COLUMN);
         this.tokens = tokens;
         this.bcryptCost = bcryptCost;
+        this.state = load();
+        if (state.enabled) {
+            tokens.enable();
+        }
+    }
+
+    /** The state as stored in the auth column. */
+    private State load() {
         boolean enabled = false;
         long revision = 1; // etcd commits revision 1 when it creates the store
         Map<String, User> users = new TreeMap<>();
@@ -99,9 +107,22 @@ public final class AuthStore {
             }
             return true;
         });
-        this.state = new State(enabled, revision, users, roles, mergePermissions(users, roles));
-        if (enabled) {
+        return new State(enabled, revision, users, roles, mergePermissions(users, roles));
+    }
+
+    /**
+     * Re-reads the store after the storage contents were replaced (a snapshot installed from the leader, on the
+     * apply thread). Tokens issued by the entries the snapshot replaced are not known here; with auth off after
+     * the install, none is valid.
+     */
+    public void reload() {
+        staged.clear();
+        State s = load();
+        state = s;
+        if (s.enabled) {
             tokens.enable();
+        } else {
+            tokens.disable();
         }
     }
 

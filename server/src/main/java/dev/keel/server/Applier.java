@@ -4,7 +4,10 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
+import dev.keel.membership.MemberStore;
 import dev.keel.metrics.Metrics;
+import dev.keel.proto.etcdserverpb.Member;
+import dev.keel.proto.internal.MemberChangeResponse;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.internal.InternalBatch;
@@ -38,11 +41,13 @@ final class Applier implements StateMachineApplier {
     private final DowngradeState downgrade;
     private final dev.keel.auth.AuthStore authStore;
     private final AuthApplier auth;
+    private final MemberStore members;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
     Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor, AlarmStore alarms,
-            DowngradeState downgrade, dev.keel.auth.AuthStore authStore) {
+            DowngradeState downgrade, MemberStore members, dev.keel.auth.AuthStore authStore) {
+        this.members = members;
         this.storage = storage;
         this.authStore = authStore;
         this.auth = new AuthApplier(authStore, lessor);
@@ -54,6 +59,11 @@ final class Applier implements StateMachineApplier {
         this.lessor = lessor;
         this.leases = new LeaseApplier(lessor);
         byte[] b = storage.get(meta, APPLIED);
+        if (SnapshotInstaller.interrupted(storage)) {
+            // partial data of an interrupted snapshot install (discarded at startup): nothing counts as applied
+            LOG.error("a snapshot install from the leader did not complete: applied index 0 until one does");
+            b = null;
+        }
         if (b != null) {
             ByteBuffer bb = ByteBuffer.wrap(b);
             appliedIndex = bb.getLong();
@@ -94,6 +104,7 @@ final class Applier implements StateMachineApplier {
             alarms.commit(rows);
             downgrade.commit(rows);
             authStore.commit(rows);
+            members.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             long t0 = System.nanoTime();
             storage.write(rows);
@@ -154,9 +165,24 @@ final class Applier implements StateMachineApplier {
             case LEASE_CHECKPOINT -> resp.setLeaseCheckpoint(leases.checkpoint(txn, req.getLeaseCheckpoint()));
             case ALARM -> resp.setAlarm(alarms.apply(req.getAlarm()));
             case DOWNGRADE_INFO_SET -> downgrade.apply(req.getDowngradeInfoSet());
+            case MEMBER_BOOTSTRAP -> members.bootstrap(req.getMemberBootstrap());
+            case MEMBER_CHANGE -> {
+                Member m = members.apply(req.getMemberChange());
+                MemberChangeResponse.Builder b = MemberChangeResponse.newBuilder().addAllMembers(members.members());
+                if (m != null) {
+                    b.setMember(m);
+                }
+                resp.setMemberChange(b);
+            }
             default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
                     "etcdserver: unsupported request " + req.getRequestCase());
         }
+    }
+
+    /** The only query: the member list, for a member joining the cluster. */
+    @Override
+    public byte[] query(byte[] request) {
+        return MemberChangeResponse.newBuilder().addAllMembers(members.members()).build().toByteArray();
     }
 
     @Override
@@ -164,5 +190,40 @@ final class Applier implements StateMachineApplier {
         long index = appliedIndex;
         storage.flush();
         return index;
+    }
+
+    // ---- snapshot install from the leader (SnapshotInstaller) ---------------------------------------------
+
+    private volatile SnapshotInstaller installer;
+
+    /** Enables {@link #installSnapshot}; set once while the member is built. */
+    void snapshotInstaller(SnapshotInstaller installer) {
+        this.installer = installer;
+    }
+
+    /**
+     * Replaces the whole state with the leader's, on the installer's own thread (never the caller's); completes
+     * once the state and {@link #appliedIndex()}/{@link #appliedTerm()} are the copy's. If it fails after the old
+     * data was removed, the member is empty and reports applied index 0 (term 0).
+     */
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderMemberIdHex) {
+        SnapshotInstaller i = installer;
+        if (i == null) {
+            return StateMachineApplier.super.installSnapshot(leaderMemberIdHex);
+        }
+        return i.installAsync(leaderMemberIdHex).handle((r, err) -> {
+            if (err != null) {
+                if (SnapshotInstaller.interrupted(storage)) {
+                    appliedTerm = 0;
+                    appliedIndex = 0;
+                }
+                throw err instanceof java.util.concurrent.CompletionException ce ? ce
+                        : new java.util.concurrent.CompletionException(err);
+            }
+            appliedTerm = r.appliedTerm();
+            appliedIndex = r.appliedIndex();
+            return null;
+        });
     }
 }

@@ -28,7 +28,9 @@ import dev.keel.proto.etcdserverpb.ResponseHeader;
 import dev.keel.proto.etcdserverpb.StatusResponse;
 import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.TxnResponse;
+import dev.keel.membership.MemberStore;
 import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.internal.MemberChangeResponse;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.proto.internal.InternalResponse;
 import dev.keel.raft.RaftConfig;
@@ -85,11 +87,15 @@ public final class EtcdServer implements AutoCloseable {
     private final Maintenance maintenance;
     private final dev.keel.auth.AuthStore authStore;
     private final Auth auth;
+    private final MemberStore memberStore;
+    private final Membership membership;
+    private final SnapshotInstaller snapshotInstaller;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
         this.identity = MemberIdentity.loadOrCreate(config);
         this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), storageColumns());
+        SnapshotInstaller.recoverInterrupted(storage); // before anything reads storage: see SnapshotInstaller
         this.mvcc = new MvccStore(storage);
         this.lessor = new Lessor(storage, Leases.lessorConfig(config), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
@@ -98,12 +104,19 @@ public final class EtcdServer implements AutoCloseable {
         AlarmStore alarms = new AlarmStore(storage);
         DowngradeState downgrade = new DowngradeState(storage);
         this.authStore = new dev.keel.auth.AuthStore(storage, tokenProvider(config), config.bcryptCost());
-        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, authStore);
+        this.memberStore = new MemberStore(storage, MvccStore.META_COLUMN, config.maxLearners());
+        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, memberStore, authStore);
+        // snapshot install from the leader (see "Snapshot install" below)
+        this.snapshotInstaller = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, this::clientUrlOf,
+                this::afterSnapshotInstalled);
+        applier.snapshotInstaller(snapshotInstaller);
         Map<String, String> peers = new LinkedHashMap<>();
-        identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
+        identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), MemberIdentity.hostPort(url)));
+        Map<String, String> learners = new LinkedHashMap<>();
+        identity.learners().forEach((id, url) -> learners.put(ClusterIds.hex(id), MemberIdentity.hostPort(url)));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
-                peers, config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7),
-                config.snapshotCount());
+                peers, learners, MemberIdentity.hostPort(config.listenPeerUrl()),
+                config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7), config.snapshotCount());
         RatisRaftNode ratis = new RatisRaftNode(rc, applier);
         ratis.setPeerTls(peerTls(config, identity));
         this.raft = ratis;
@@ -134,7 +147,16 @@ public final class EtcdServer implements AutoCloseable {
                 req -> propose(() -> { }, req));
         this.auth = new Auth(this, authStore, lessor, config.clientTls().clientCertAuth(),
                 req -> propose(() -> { }, req), raft::readBarrier);
+        this.membership = new Membership(config, identity, memberStore, raft, req -> propose(() -> { }, req),
+                EtcdServer::exitRemoved);
         registerMetrics();
+    }
+
+    /** A removed member stops, as etcd's does ("the member has been permanently removed from the cluster"). */
+    private static void exitRemoved() {
+        Thread t = new Thread(() -> System.exit(0), "removed-member-exit");
+        t.setDaemon(true);
+        t.start();
     }
 
     /**
@@ -225,6 +247,7 @@ public final class EtcdServer implements AutoCloseable {
         try {
             s.raft.start();
             s.leases.start();
+            s.membership.start(s.timer);
         } catch (Exception e) {
             s.close();
             throw e;
@@ -288,6 +311,9 @@ public final class EtcdServer implements AutoCloseable {
             }
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
+        }
+        if (!r.getSerializable() && raft.status().isLearner()) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
         CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
         return ready.thenApplyAsync(v -> {
@@ -376,6 +402,9 @@ public final class EtcdServer implements AutoCloseable {
         InternalRequest request;
         int size;
         try {
+            if (raft.status().isLearner()) {
+                throw EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception();
+            }
             validation.run();
             request = entry.get().setId(requestIds.incrementAndGet()).build();
             size = request.getSerializedSize();
@@ -588,30 +617,88 @@ public final class EtcdServer implements AutoCloseable {
         return maintenance;
     }
 
-    /** The members as this member knows them (from bootstrap until membership changes land). */
+    /** The members (etcd's MemberList). */
     public List<Member> members() {
-        List<Member> out = new ArrayList<>();
-        identity.peers().forEach((id, url) -> {
-            Member.Builder m = Member.newBuilder().setID(id).addPeerURLs(url.toString());
-            if (id == identity.memberId()) {
-                m.setName(config.name());
-                for (URI u : config.advertiseClientUrls()) {
-                    m.addClientURLs(u.toString());
-                }
-            }
-            out.add(m.build());
-        });
-        return out;
+        return membership.list();
+    }
+
+    /** MemberList with linearizable=true: the list as of a read barrier. */
+    public CompletableFuture<List<Member>> membersLinearizable() {
+        if (raft.status().isLearner()) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
+        }
+        return raft.readBarrier().thenApply(v -> membership.list());
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberAdd(List<String> peerUrls, boolean learner) {
+        return membership.add(peerUrls, learner);
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberRemove(long id) {
+        return membership.remove(id);
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberUpdate(long id, List<String> peerUrls) {
+        return membership.update(id, peerUrls);
+    }
+
+    /** Fails with "not leader" on a follower; the API layer then asks the leader ({@link #leaderClientUrls}). */
+    public CompletableFuture<MemberChangeResponse> memberPromote(long id) {
+        return membership.promote(id);
+    }
+
+    /** The client URLs the leader published, or empty if no leader is known. */
+    public List<URI> leaderClientUrls() {
+        String leader = raft.status().leaderId();
+        return leader == null ? List.of() : membership.clientUrls(leader);
+    }
+
+    // ---- Snapshot install (Raft InstallSnapshot, state-machine side; see SnapshotInstaller) ------------------
+
+    /** The snapshot this member serves at {@link SnapshotInstaller#PATH} to a member installing it. */
+    public SnapshotInstaller.Source openRaftSnapshot() {
+        return SnapshotInstaller.openSource(storage);
+    }
+
+    /**
+     * A member's first client URL, by member id in hex (from the member list decided by the log): where the
+     * installer downloads the leader's snapshot.
+     */
+    private URI clientUrlOf(String memberIdHex) {
+        long id = Long.parseUnsignedLong(memberIdHex, 16);
+        Member m = memberStore.member(id);
+        if (m != null && m.getClientURLsCount() > 0) {
+            return URI.create(m.getClientURLs(0));
+        }
+        if (identity.clientUrls().containsKey(id)) { // a joining member before its member list caught up
+            return identity.clientUrls().get(id);
+        }
+        if (id == identity.memberId() && !config.advertiseClientUrls().isEmpty()) {
+            return config.advertiseClientUrls().get(0);
+        }
+        throw new IllegalStateException("no client URL known for member " + memberIdHex
+                + (m == null ? " (not a member)" : " (it has not published its client URLs)"));
+    }
+
+    /**
+     * Runs after an installed snapshot has replaced storage and the MVCC store, leases, alarms and downgrade state
+     * have been reloaded from it (MVCC reads still held off): reloads the member list from the new contents.
+     */
+    private void afterSnapshotInstalled() {
+        memberStore.reload();
+        authStore.reload();
     }
 
     @Override
     public void close() {
+        membership.close();
         leases.close();
         try {
             raft.close();
         } catch (Exception e) {
             LOG.warn("closing raft failed", e);
         }
+        snapshotInstaller.close();
         readers.shutdownNow();
         watchSenders.shutdownNow();
         timer.shutdownNow();
