@@ -46,6 +46,7 @@ public final class ServerProcess implements AutoCloseable {
     private final List<String> extraFlags;
     private boolean awaitLeader = true;
     private String clientScheme = "http";
+    private String peerScheme = "http";
     /** --initial-cluster and --initial-cluster-state; null: a single-member cluster of this member. */
     private String initialCluster;
     private String initialClusterState = "new";
@@ -115,9 +116,23 @@ public final class ServerProcess implements AutoCloseable {
      * member serves and knows a leader.
      */
     public static List<ServerProcess> startCluster(Path baseDir, int n, String... extraFlags) throws Exception {
+        return startCluster(baseDir, n, m -> List.of(extraFlags), false);
+    }
+
+    /**
+     * As {@link #startCluster(Path, int, String...)}, with flags per member name and, with {@code httpsPeers},
+     * https:// peer URLs (peer TLS flags among the member's flags).
+     */
+    public static List<ServerProcess> startCluster(Path baseDir, int n,
+                                                   java.util.function.Function<String, List<String>> flags,
+                                                   boolean httpsPeers) throws Exception {
         List<ServerProcess> members = new ArrayList<>();
         for (int i = 1; i <= n; i++) {
-            members.add(new ServerProcess(baseDir.resolve("m" + i), "m" + i, List.of(extraFlags)));
+            ServerProcess m = new ServerProcess(baseDir.resolve("m" + i), "m" + i, flags.apply("m" + i));
+            if (httpsPeers) {
+                m.peerScheme = "https";
+            }
+            members.add(m);
         }
         StringBuilder ic = new StringBuilder();
         for (ServerProcess m : members) {
@@ -176,7 +191,7 @@ public final class ServerProcess implements AutoCloseable {
 
     /** The command line used to start the member (flags as etcd takes them). */
     public List<String> command() {
-        String peer = "http://127.0.0.1:" + peerPort;
+        String peer = peerScheme + "://127.0.0.1:" + peerPort;
         String client = clientScheme + "://127.0.0.1:" + clientPort;
         List<String> cmd = new ArrayList<>();
         if (isReferenceEtcd()) {
@@ -315,7 +330,7 @@ public final class ServerProcess implements AutoCloseable {
 
     /** This member's peer URL (as in --initial-advertise-peer-urls). */
     public String peerUrl() {
-        return "http://127.0.0.1:" + peerPort;
+        return peerScheme + "://127.0.0.1:" + peerPort;
     }
 
     public int clientPort() {
