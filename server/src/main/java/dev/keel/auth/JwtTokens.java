@@ -12,7 +12,6 @@ import com.nimbusds.jose.crypto.MACVerifier;
 import com.nimbusds.jose.crypto.RSASSASigner;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jose.jwk.ECKey;
-import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
@@ -72,21 +71,36 @@ public final class JwtTokens implements TokenProvider {
             if (priv == null && pub == null) {
                 throw new OptionsException("auth: missing key data");
             }
-            JWK key = JWK.parseFromPEMEncodedObjects(Files.readString(Path.of(priv != null ? priv : pub)));
+            java.security.PrivateKey privateKey = priv == null ? null : Pem.privateKey(Path.of(priv));
+            java.security.PublicKey publicKey = pub != null ? Pem.publicKey(Path.of(pub)) : Pem.derivePublic(privateKey);
             if (JWSAlgorithm.Family.RSA.contains(alg)) {
-                if (!(key instanceof RSAKey rsa)) {
+                if (!(publicKey instanceof java.security.interfaces.RSAPublicKey rsaPub)) {
                     throw new OptionsException("auth: invalid auth options: not an RSA key for " + method);
                 }
+                RSAKey.Builder b = new RSAKey.Builder(rsaPub);
+                if (privateKey != null) {
+                    b.privateKey(privateKey);
+                }
+                RSAKey rsa = b.build();
                 return new JwtTokens(alg, rsa.isPrivate() ? new RSASSASigner(rsa) : null, new RSASSAVerifier(rsa), ttl);
             }
             if (JWSAlgorithm.Family.EC.contains(alg)) {
-                if (!(key instanceof ECKey ec)) {
+                if (!(publicKey instanceof java.security.interfaces.ECPublicKey ecPub)) {
                     throw new OptionsException("auth: invalid auth options: not an EC key for " + method);
                 }
+                ECKey.Builder b = new ECKey.Builder(com.nimbusds.jose.jwk.Curve.forECParameterSpec(ecPub.getParams()),
+                        ecPub);
+                if (privateKey != null) {
+                    b.privateKey(privateKey);
+                }
+                ECKey ec = b.build();
                 return new JwtTokens(alg, ec.isPrivate() ? new ECDSASigner(ec) : null, new ECDSAVerifier(ec), ttl);
             }
             throw new OptionsException("auth: invalid auth signature method");
-        } catch (IOException e) {
+        } catch (IOException | java.security.GeneralSecurityException | RuntimeException e) {
+            if (e instanceof OptionsException o) {
+                throw o;
+            }
             throw new OptionsException("auth: cannot read key: " + e.getMessage());
         } catch (JOSEException e) {
             throw new OptionsException("auth: invalid auth options: " + e.getMessage());
