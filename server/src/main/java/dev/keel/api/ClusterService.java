@@ -42,22 +42,38 @@ public class ClusterService extends ClusterGrpc.ClusterImplBase {
 
     @Override
     public void memberAdd(MemberAddRequest request, StreamObserver<MemberAddResponse> observer) {
-        GrpcErrors.reply(() -> memberAdd(Main.server(), request), observer);
+        GrpcErrors.reply(() -> {
+            // membership changes need the root role while auth is on (etcd's checkMembershipOperationPermission)
+            Main.server().auth().checkAdmin(CallerInterceptor.current());
+            return memberAdd(Main.server(), request);
+        }, observer);
     }
 
     @Override
     public void memberRemove(MemberRemoveRequest request, StreamObserver<MemberRemoveResponse> observer) {
-        GrpcErrors.reply(() -> memberRemove(Main.server(), request), observer);
+        GrpcErrors.reply(() -> {
+            // membership changes need the root role while auth is on (etcd's checkMembershipOperationPermission)
+            Main.server().auth().checkAdmin(CallerInterceptor.current());
+            return memberRemove(Main.server(), request);
+        }, observer);
     }
 
     @Override
     public void memberUpdate(MemberUpdateRequest request, StreamObserver<MemberUpdateResponse> observer) {
-        GrpcErrors.reply(() -> memberUpdate(Main.server(), request), observer);
+        GrpcErrors.reply(() -> {
+            // membership changes need the root role while auth is on (etcd's checkMembershipOperationPermission)
+            Main.server().auth().checkAdmin(CallerInterceptor.current());
+            return memberUpdate(Main.server(), request);
+        }, observer);
     }
 
     @Override
     public void memberPromote(MemberPromoteRequest request, StreamObserver<MemberPromoteResponse> observer) {
-        GrpcErrors.reply(() -> memberPromote(Main.server(), request), observer);
+        GrpcErrors.reply(() -> {
+            // membership changes need the root role while auth is on (etcd's checkMembershipOperationPermission)
+            Main.server().auth().checkAdmin(CallerInterceptor.current());
+            return memberPromote(Main.server(), request);
+        }, observer);
     }
 
     /** The answer to MemberList, over gRPC and the JSON gateway. */

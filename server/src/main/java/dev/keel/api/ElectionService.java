@@ -20,21 +20,36 @@ public class ElectionService extends ElectionGrpc.ElectionImplBase {
     @Override
     public void campaign(CampaignRequest request, StreamObserver<CampaignResponse> observer) {
         var cancelled = GrpcErrors.cancellation(observer);
-        GrpcErrors.reply(() -> Main.server().elections().campaign(request, cancelled), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipe(CallerInterceptor.current(), request.getName(), true);
+            return Main.server().elections().campaign(request, cancelled);
+        }, observer);
     }
 
     @Override
     public void proclaim(ProclaimRequest request, StreamObserver<ProclaimResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().elections().proclaim(request), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipeKey(CallerInterceptor.current(), request.getLeader().getKey());
+            return Main.server().elections().proclaim(request);
+        }, observer);
     }
 
     @Override
     public void leader(LeaderRequest request, StreamObserver<LeaderResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().elections().leader(request), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipe(CallerInterceptor.current(), request.getName(), false);
+            return Main.server().elections().leader(request);
+        }, observer);
     }
 
     @Override
     public void observe(LeaderRequest request, StreamObserver<LeaderResponse> observer) {
+        try {
+            Main.server().auth().checkRecipe(CallerInterceptor.current(), request.getName(), false);
+        } catch (RuntimeException e) {
+            observer.onError(GrpcErrors.toStatus(e));
+            return;
+        }
         var cancelled = GrpcErrors.cancellation(observer);
         Main.server().elections().observe(request, response -> {
             synchronized (observer) {
@@ -47,6 +62,9 @@ public class ElectionService extends ElectionGrpc.ElectionImplBase {
 
     @Override
     public void resign(ResignRequest request, StreamObserver<ResignResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().elections().resign(request), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipeKey(CallerInterceptor.current(), request.getLeader().getKey());
+            return Main.server().elections().resign(request);
+        }, observer);
     }
 }

@@ -149,7 +149,7 @@ final class GatewayStreams {
                 session[0].close();
             }
         });
-        session[0] = Main.server().newWatchSession(new WatchSession.Output() {
+        session[0] = Main.server().newWatchSession(JsonGateway.credentials(ctx), new WatchSession.Output() {
             @Override
             public void send(WatchResponse response) {
                 out.result(response);
@@ -175,7 +175,7 @@ final class GatewayStreams {
     private static void keepAlive(RoutingContext ctx, long maxBody) {
         KeepAliveSession[] session = new KeepAliveSession[1];
         Stream out = new Stream(ctx.response(), () -> session[0].cancel());
-        session[0] = Main.server().newKeepAliveSession(new KeepAliveSession.Output() {
+        session[0] = Main.server().newKeepAliveSession(JsonGateway.credentials(ctx), new KeepAliveSession.Output() {
             @Override
             public void send(LeaseKeepAliveResponse response) {
                 out.result(response);
@@ -205,6 +205,7 @@ final class GatewayStreams {
     private static void snapshot(RoutingContext ctx) {
         dev.keel.server.SnapshotStream snap;
         try {
+            Main.server().auth().checkAdmin(JsonGateway.credentials(ctx));
             snap = Main.server().maintenance().snapshot();
         } catch (RuntimeException e) {
             new Stream(ctx.response(), () -> { }).fail(e);
@@ -265,6 +266,7 @@ final class GatewayStreams {
             return;
         }
         try {
+            Main.server().auth().checkRecipe(JsonGateway.credentials(ctx), request.getName(), false);
             Main.server().elections().observe(request, response -> {
                 if (!cancelled.isDone()) {
                     out.result(response);

@@ -6,6 +6,24 @@ import com.google.protobuf.util.JsonFormat;
 import dev.keel.Main;
 import dev.keel.errors.EtcdError;
 import dev.keel.proto.etcdserverpb.AlarmRequest;
+import dev.keel.proto.etcdserverpb.AuthDisableRequest;
+import dev.keel.proto.etcdserverpb.AuthEnableRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleAddRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleDeleteRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleGetRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleGrantPermissionRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleListRequest;
+import dev.keel.proto.etcdserverpb.AuthRoleRevokePermissionRequest;
+import dev.keel.proto.etcdserverpb.AuthStatusRequest;
+import dev.keel.proto.etcdserverpb.AuthUserAddRequest;
+import dev.keel.proto.etcdserverpb.AuthUserChangePasswordRequest;
+import dev.keel.proto.etcdserverpb.AuthUserDeleteRequest;
+import dev.keel.proto.etcdserverpb.AuthUserGetRequest;
+import dev.keel.proto.etcdserverpb.AuthUserGrantRoleRequest;
+import dev.keel.proto.etcdserverpb.AuthUserListRequest;
+import dev.keel.proto.etcdserverpb.AuthUserRevokeRoleRequest;
+import dev.keel.proto.etcdserverpb.AuthenticateRequest;
+import dev.keel.server.Credentials;
 import dev.keel.proto.etcdserverpb.DefragmentRequest;
 import dev.keel.proto.etcdserverpb.HashRequest;
 import dev.keel.proto.etcdserverpb.HashKVRequest;
@@ -48,7 +66,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * etcd's gRPC gateway (grpc-gateway v2 as etcd 3.6 configures it) on the client port: {@code POST /v3/<service>/<method>}
@@ -76,7 +94,8 @@ public class JsonGateway {
             .omittingInsignificantWhitespace();
 
     /** A gateway method: the request's type and the server call answering it. */
-    private record Rpc<Q extends Message>(Q prototype, Function<Q, CompletionStage<? extends Message>> call) {
+    private record Rpc<Q extends Message>(Q prototype,
+                                          BiFunction<Credentials, Q, CompletionStage<? extends Message>> call) {
     }
 
     /** The methods served, by path. */
@@ -89,71 +108,107 @@ public class JsonGateway {
     private static final Map<String, String> NOT_YET = new LinkedHashMap<>();
 
     static {
-        rpc("/v3/kv/range", RangeRequest.getDefaultInstance(), r -> Main.server().range(r));
-        rpc("/v3/kv/put", PutRequest.getDefaultInstance(), r -> Main.server().put(r));
-        rpc("/v3/kv/deleterange", DeleteRangeRequest.getDefaultInstance(), r -> Main.server().deleteRange(r));
-        rpc("/v3/kv/txn", TxnRequest.getDefaultInstance(), r -> Main.server().txn(r));
-        rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), r -> Main.server().compact(r));
+        rpc("/v3/kv/range", RangeRequest.getDefaultInstance(), (w, r) -> Main.server().range(w, r));
+        rpc("/v3/kv/put", PutRequest.getDefaultInstance(), (w, r) -> Main.server().put(w, r));
+        rpc("/v3/kv/deleterange", DeleteRangeRequest.getDefaultInstance(), (w, r) -> Main.server().deleteRange(w, r));
+        rpc("/v3/kv/txn", TxnRequest.getDefaultInstance(), (w, r) -> Main.server().txn(w, r));
+        rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), (w, r) -> Main.server().compact(w, r));
         rpc("/v3/cluster/member/list", MemberListRequest.getDefaultInstance(),
-                r -> ClusterService.memberList(Main.server(), r));
+                (w, r) -> ClusterService.memberList(Main.server(), r));
         rpc("/v3/cluster/member/add", MemberAddRequest.getDefaultInstance(),
-                r -> ClusterService.memberAdd(Main.server(), r));
+                (w, r) -> admin(w, () -> ClusterService.memberAdd(Main.server(), r)));
         rpc("/v3/cluster/member/remove", MemberRemoveRequest.getDefaultInstance(),
-                r -> ClusterService.memberRemove(Main.server(), r));
+                (w, r) -> admin(w, () -> ClusterService.memberRemove(Main.server(), r)));
         rpc("/v3/cluster/member/update", MemberUpdateRequest.getDefaultInstance(),
-                r -> ClusterService.memberUpdate(Main.server(), r));
+                (w, r) -> admin(w, () -> ClusterService.memberUpdate(Main.server(), r)));
         rpc("/v3/cluster/member/promote", MemberPromoteRequest.getDefaultInstance(),
-                r -> ClusterService.memberPromote(Main.server(), r));
-        rpc("/v3/lease/grant", LeaseGrantRequest.getDefaultInstance(), r -> Main.server().leaseGrant(r));
-        rpc("/v3/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
-        rpc("/v3/kv/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
+                (w, r) -> admin(w, () -> ClusterService.memberPromote(Main.server(), r)));
+        rpc("/v3/lease/grant", LeaseGrantRequest.getDefaultInstance(), (w, r) -> Main.server().leaseGrant(w, r));
+        rpc("/v3/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), (w, r) -> Main.server().leaseRevoke(w, r));
+        rpc("/v3/kv/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), (w, r) -> Main.server().leaseRevoke(w, r));
         rpc("/v3/lease/timetolive", LeaseTimeToLiveRequest.getDefaultInstance(),
-                r -> Main.server().leaseTimeToLive(r));
+                (w, r) -> Main.server().leaseTimeToLive(w, r));
         rpc("/v3/kv/lease/timetolive", LeaseTimeToLiveRequest.getDefaultInstance(),
-                r -> Main.server().leaseTimeToLive(r));
+                (w, r) -> Main.server().leaseTimeToLive(w, r));
         rpc("/v3/lease/leases", LeaseLeasesRequest.getDefaultInstance(),
-                r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
+                (w, r) -> CompletableFuture.completedFuture(Main.server().leaseLeases(w)));
         rpc("/v3/kv/lease/leases", LeaseLeasesRequest.getDefaultInstance(),
-                r -> CompletableFuture.completedFuture(Main.server().leaseLeases()));
-        rpc("/v3/lock/lock", LockRequest.getDefaultInstance(),
-                r -> Main.server().locks().lock(r, new CompletableFuture<>()));
-        rpc("/v3/lock/unlock", UnlockRequest.getDefaultInstance(),
-                r -> Main.server().locks().unlock(r));
-        rpc("/v3/election/campaign", CampaignRequest.getDefaultInstance(),
-                r -> Main.server().elections().campaign(r, new CompletableFuture<>()));
-        rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), r -> Main.server().elections().proclaim(r));
-        rpc("/v3/election/leader", LeaderRequest.getDefaultInstance(), r -> Main.server().elections().leader(r));
-        rpc("/v3/election/resign", ResignRequest.getDefaultInstance(), r -> Main.server().elections().resign(r));
-        rpc("/v3/maintenance/alarm", AlarmRequest.getDefaultInstance(), r -> Main.server().maintenance().alarm(r));
+                (w, r) -> CompletableFuture.completedFuture(Main.server().leaseLeases(w)));
+        rpc("/v3/lock/lock", LockRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipe(w, r.getName(), true);
+            return Main.server().locks().lock(r, new CompletableFuture<>());
+        });
+        rpc("/v3/lock/unlock", UnlockRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipeKey(w, r.getKey());
+            return Main.server().locks().unlock(r);
+        });
+        rpc("/v3/election/campaign", CampaignRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipe(w, r.getName(), true);
+            return Main.server().elections().campaign(r, new CompletableFuture<>());
+        });
+        rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipeKey(w, r.getLeader().getKey());
+            return Main.server().elections().proclaim(r);
+        });
+        rpc("/v3/election/leader", LeaderRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipe(w, r.getName(), false);
+            return Main.server().elections().leader(r);
+        });
+        rpc("/v3/election/resign", ResignRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkRecipeKey(w, r.getLeader().getKey());
+            return Main.server().elections().resign(r);
+        });
+        rpc("/v3/maintenance/alarm", AlarmRequest.getDefaultInstance(), (w, r) -> {
+            if (r.getAction() == AlarmRequest.AlarmAction.GET) {
+                Main.server().auth().checkAuthenticated(w);
+            } else {
+                Main.server().auth().checkAdmin(w);
+            }
+            return Main.server().maintenance().alarm(r);
+        });
         rpc("/v3/maintenance/defragment", DefragmentRequest.getDefaultInstance(),
-                r -> Main.server().maintenance().defragment());
-        rpc("/v3/maintenance/hash", HashRequest.getDefaultInstance(), r -> Main.server().maintenance().hash());
-        rpc("/v3/maintenance/hashkv", HashKVRequest.getDefaultInstance(), r -> Main.server().maintenance().hashKv(r));
+                (w, r) -> admin(w, () -> Main.server().maintenance().defragment()));
+        rpc("/v3/maintenance/hash", HashRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> Main.server().maintenance().hash()));
+        rpc("/v3/maintenance/hashkv", HashKVRequest.getDefaultInstance(),
+                (w, r) -> admin(w, () -> Main.server().maintenance().hashKv(r)));
         rpc("/v3/maintenance/transfer-leadership", MoveLeaderRequest.getDefaultInstance(),
-                r -> Main.server().maintenance().moveLeader(r));
+                (w, r) -> admin(w, () -> Main.server().maintenance().moveLeader(r)));
         rpc("/v3/maintenance/downgrade", DowngradeRequest.getDefaultInstance(),
-                r -> Main.server().maintenance().downgrade(r));
-        rpc("/v3/maintenance/status", StatusRequest.getDefaultInstance(),
-                r -> CompletableFuture.completedFuture(Main.server().status()));
+                (w, r) -> admin(w, () -> Main.server().maintenance().downgrade(r)));
+        rpc("/v3/maintenance/status", StatusRequest.getDefaultInstance(), (w, r) -> {
+            Main.server().auth().checkAuthenticated(w);
+            return CompletableFuture.completedFuture(Main.server().status());
+        });
+        rpc("/v3/auth/enable", AuthEnableRequest.getDefaultInstance(), (w, r) -> Main.server().auth().enable(w, r));
+        rpc("/v3/auth/disable", AuthDisableRequest.getDefaultInstance(), (w, r) -> Main.server().auth().disable(w, r));
+        rpc("/v3/auth/status", AuthStatusRequest.getDefaultInstance(), (w, r) -> Main.server().auth().status(w, r));
+        rpc("/v3/auth/authenticate", AuthenticateRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().authenticate(r));
+        rpc("/v3/auth/user/add", AuthUserAddRequest.getDefaultInstance(), (w, r) -> Main.server().auth().userAdd(w, r));
+        rpc("/v3/auth/user/get", AuthUserGetRequest.getDefaultInstance(), (w, r) -> Main.server().auth().userGet(w, r));
+        rpc("/v3/auth/user/list", AuthUserListRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().userList(w, r));
+        rpc("/v3/auth/user/delete", AuthUserDeleteRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().userDelete(w, r));
+        rpc("/v3/auth/user/changepw", AuthUserChangePasswordRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().userChangePassword(w, r));
+        rpc("/v3/auth/user/grant", AuthUserGrantRoleRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().userGrantRole(w, r));
+        rpc("/v3/auth/user/revoke", AuthUserRevokeRoleRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().userRevokeRole(w, r));
+        rpc("/v3/auth/role/add", AuthRoleAddRequest.getDefaultInstance(), (w, r) -> Main.server().auth().roleAdd(w, r));
+        rpc("/v3/auth/role/get", AuthRoleGetRequest.getDefaultInstance(), (w, r) -> Main.server().auth().roleGet(w, r));
+        rpc("/v3/auth/role/list", AuthRoleListRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().roleList(w, r));
+        rpc("/v3/auth/role/delete", AuthRoleDeleteRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().roleDelete(w, r));
+        rpc("/v3/auth/role/grant", AuthRoleGrantPermissionRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().roleGrantPermission(w, r));
+        rpc("/v3/auth/role/revoke", AuthRoleRevokePermissionRequest.getDefaultInstance(),
+                (w, r) -> Main.server().auth().roleRevokePermission(w, r));
 
         String[][] notYet = {
-                {"/v3/auth/enable", "etcdserverpb.Auth/AuthEnable"},
-                {"/v3/auth/disable", "etcdserverpb.Auth/AuthDisable"},
-                {"/v3/auth/status", "etcdserverpb.Auth/AuthStatus"},
-                {"/v3/auth/authenticate", "etcdserverpb.Auth/Authenticate"},
-                {"/v3/auth/user/add", "etcdserverpb.Auth/UserAdd"},
-                {"/v3/auth/user/get", "etcdserverpb.Auth/UserGet"},
-                {"/v3/auth/user/list", "etcdserverpb.Auth/UserList"},
-                {"/v3/auth/user/delete", "etcdserverpb.Auth/UserDelete"},
-                {"/v3/auth/user/changepw", "etcdserverpb.Auth/UserChangePassword"},
-                {"/v3/auth/user/grant", "etcdserverpb.Auth/UserGrantRole"},
-                {"/v3/auth/user/revoke", "etcdserverpb.Auth/UserRevokeRole"},
-                {"/v3/auth/role/add", "etcdserverpb.Auth/RoleAdd"},
-                {"/v3/auth/role/get", "etcdserverpb.Auth/RoleGet"},
-                {"/v3/auth/role/list", "etcdserverpb.Auth/RoleList"},
-                {"/v3/auth/role/delete", "etcdserverpb.Auth/RoleDelete"},
-                {"/v3/auth/role/grant", "etcdserverpb.Auth/RoleGrantPermission"},
-                {"/v3/auth/role/revoke", "etcdserverpb.Auth/RoleRevokePermission"},
         };
         for (String[] p : notYet) {
             NOT_YET.put(p[0], p[1]);
@@ -161,7 +216,7 @@ public class JsonGateway {
     }
 
     private static <Q extends Message> void rpc(String path, Q prototype,
-                                                Function<Q, CompletionStage<? extends Message>> call) {
+                                                BiFunction<Credentials, Q, CompletionStage<? extends Message>> call) {
         RPCS.put(path, new Rpc<>(prototype, call));
     }
 
@@ -207,7 +262,7 @@ public class JsonGateway {
         }
         CompletionStage<? extends Message> answer;
         try {
-            answer = rpc.call().apply(request);
+            answer = rpc.call().apply(credentials(ctx), request);
         } catch (RuntimeException e) {
             writeFailure(ctx.response(), e);
             return;
@@ -219,6 +274,20 @@ public class JsonGateway {
                 writeMessage(ctx.response(), response);
             }
         });
+    }
+
+    /**
+     * What an HTTP request presents: the Authorization header's token (etcd's gateway forwards it as the
+     * "authorization" metadata). A client certificate's name is not used through the gateway, as in etcd.
+     */
+    static Credentials credentials(RoutingContext ctx) {
+        return new Credentials(ctx.request().getHeader("Authorization"), null, true);
+    }
+
+    /** Root only while auth is on. */
+    private static <T> CompletionStage<T> admin(Credentials w, java.util.function.Supplier<CompletionStage<T>> call) {
+        Main.server().auth().checkAdmin(w);
+        return call.get();
     }
 
     @SuppressWarnings("unchecked")

@@ -22,33 +22,33 @@ public class KvService extends KVGrpc.KVImplBase {
 
     @Override
     public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().range(request), observer);
+        GrpcErrors.reply(() -> Main.server().range(CallerInterceptor.current(), request), observer);
     }
 
     /** etcd 3.7's streaming range: the whole result in one message (the stream shape is kept for clients). */
     @Override
     public void rangeStream(RangeRequest request, StreamObserver<RangeStreamResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().range(request)
+        GrpcErrors.reply(() -> Main.server().range(CallerInterceptor.current(), request)
                 .thenApply(r -> RangeStreamResponse.newBuilder().setRangeResponse(r).build()), observer);
     }
 
     @Override
     public void put(PutRequest request, StreamObserver<PutResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().put(request), observer);
+        GrpcErrors.reply(() -> Main.server().put(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void deleteRange(DeleteRangeRequest request, StreamObserver<DeleteRangeResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().deleteRange(request), observer);
+        GrpcErrors.reply(() -> Main.server().deleteRange(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().txn(request), observer);
+        GrpcErrors.reply(() -> Main.server().txn(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void compact(CompactionRequest request, StreamObserver<CompactionResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().compact(request), observer);
+        GrpcErrors.reply(() -> Main.server().compact(CallerInterceptor.current(), request), observer);
     }
 }

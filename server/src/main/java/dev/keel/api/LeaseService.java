@@ -23,28 +23,28 @@ public class LeaseService extends LeaseGrpc.LeaseImplBase {
 
     @Override
     public void leaseGrant(LeaseGrantRequest request, StreamObserver<LeaseGrantResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().leaseGrant(request), observer);
+        GrpcErrors.reply(() -> Main.server().leaseGrant(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void leaseRevoke(LeaseRevokeRequest request, StreamObserver<LeaseRevokeResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().leaseRevoke(request), observer);
+        GrpcErrors.reply(() -> Main.server().leaseRevoke(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void leaseTimeToLive(LeaseTimeToLiveRequest request, StreamObserver<LeaseTimeToLiveResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().leaseTimeToLive(request), observer);
+        GrpcErrors.reply(() -> Main.server().leaseTimeToLive(CallerInterceptor.current(), request), observer);
     }
 
     @Override
     public void leaseLeases(LeaseLeasesRequest request, StreamObserver<LeaseLeasesResponse> observer) {
-        GrpcErrors.replyNow(() -> Main.server().leaseLeases(), observer);
+        GrpcErrors.replyNow(() -> Main.server().leaseLeases(CallerInterceptor.current()), observer);
     }
 
     /** The keep-alive stream: see {@link KeepAliveSession}. */
     @Override
     public StreamObserver<LeaseKeepAliveRequest> leaseKeepAlive(StreamObserver<LeaseKeepAliveResponse> observer) {
-        KeepAliveSession session = Main.server().newKeepAliveSession(new KeepAliveSession.Output() {
+        KeepAliveSession session = Main.server().newKeepAliveSession(CallerInterceptor.current(), new KeepAliveSession.Output() {
             @Override
             public void send(LeaseKeepAliveResponse response) {
                 observer.onNext(response);

@@ -16,11 +16,17 @@ public class LockService extends LockGrpc.LockImplBase {
     @Override
     public void lock(LockRequest request, StreamObserver<LockResponse> observer) {
         var cancelled = GrpcErrors.cancellation(observer);
-        GrpcErrors.reply(() -> Main.server().locks().lock(request, cancelled), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipe(CallerInterceptor.current(), request.getName(), true);
+            return Main.server().locks().lock(request, cancelled);
+        }, observer);
     }
 
     @Override
     public void unlock(UnlockRequest request, StreamObserver<UnlockResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().locks().unlock(request), observer);
+        GrpcErrors.reply(() -> {
+            Main.server().auth().checkRecipeKey(CallerInterceptor.current(), request.getKey());
+            return Main.server().locks().unlock(request);
+        }, observer);
     }
 }

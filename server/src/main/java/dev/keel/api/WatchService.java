@@ -16,7 +16,7 @@ public class WatchService extends WatchGrpc.WatchImplBase {
     @Override
     public StreamObserver<WatchRequest> watch(StreamObserver<WatchResponse> responses) {
         ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) responses;
-        WatchSession session = Main.server().newWatchSession(new WatchSession.Output() {
+        WatchSession session = Main.server().newWatchSession(CallerInterceptor.current(), new WatchSession.Output() {
             @Override
             public void send(WatchResponse response) {
                 call.onNext(response);

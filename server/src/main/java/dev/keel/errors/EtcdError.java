@@ -45,7 +45,26 @@ public enum EtcdError {
     INVALID_DOWNGRADE_TARGET_VERSION(Codes.INVALID_ARGUMENT, "etcdserver: invalid downgrade target version"),
     CLUSTER_VERSION_UNAVAILABLE(Codes.FAILED_PRECONDITION, "etcdserver: cluster version not found during downgrade"),
     DOWNGRADE_IN_PROCESS(Codes.FAILED_PRECONDITION, "etcdserver: cluster has a downgrade job in progress"),
-    NO_INFLIGHT_DOWNGRADE(Codes.FAILED_PRECONDITION, "etcdserver: no inflight downgrade job");
+    NO_INFLIGHT_DOWNGRADE(Codes.FAILED_PRECONDITION, "etcdserver: no inflight downgrade job"),
+    // auth (etcd's api/v3rpc/rpctypes)
+    ROOT_USER_NOT_EXIST(Codes.FAILED_PRECONDITION, "etcdserver: root user does not exist"),
+    ROOT_ROLE_NOT_EXIST(Codes.FAILED_PRECONDITION, "etcdserver: root user does not have root role"),
+    USER_ALREADY_EXIST(Codes.FAILED_PRECONDITION, "etcdserver: user name already exists"),
+    USER_EMPTY(Codes.INVALID_ARGUMENT, "etcdserver: user name is empty"),
+    USER_NOT_FOUND(Codes.FAILED_PRECONDITION, "etcdserver: user name not found"),
+    ROLE_ALREADY_EXIST(Codes.FAILED_PRECONDITION, "etcdserver: role name already exists"),
+    ROLE_NOT_FOUND(Codes.FAILED_PRECONDITION, "etcdserver: role name not found"),
+    ROLE_EMPTY(Codes.INVALID_ARGUMENT, "etcdserver: role name is empty"),
+    AUTH_FAILED(Codes.INVALID_ARGUMENT, "etcdserver: authentication failed, invalid user ID or password"),
+    PERMISSION_NOT_GIVEN(Codes.INVALID_ARGUMENT, "etcdserver: permission not given"),
+    ROLE_NOT_GRANTED(Codes.FAILED_PRECONDITION, "etcdserver: role is not granted to the user"),
+    PERMISSION_NOT_GRANTED(Codes.FAILED_PRECONDITION, "etcdserver: permission is not granted to the role"),
+    AUTH_NOT_ENABLED(Codes.FAILED_PRECONDITION, "etcdserver: authentication is not enabled"),
+    INVALID_AUTH_TOKEN(Codes.UNAUTHENTICATED, "etcdserver: invalid auth token"),
+    INVALID_AUTH_MGMT(Codes.INVALID_ARGUMENT, "etcdserver: invalid auth management"),
+    AUTH_OLD_REVISION(Codes.INVALID_ARGUMENT, "etcdserver: revision of auth store is old"),
+    /** Not in etcd's table, so its gRPC layer sends the auth package's own text with code Unknown. */
+    NO_PASSWORD_USER(Codes.UNKNOWN, "auth: authentication failed, password was given for no password user");
 
     private final int code;
     private final String message;

@@ -42,9 +42,21 @@ final class LeaderForwarder implements AutoCloseable {
     private final long timeoutMillis;
     private volatile boolean closed;
 
+    /** TLS for the channels (peer TLS), or null for plain text. */
+    private final org.apache.ratis.thirdparty.io.netty.handler.ssl.SslContext tls;
+
     LeaderForwarder(Function<RaftPeerId, String> addresses, long timeoutMillis) {
+        this(addresses, timeoutMillis, null);
+    }
+
+    LeaderForwarder(Function<RaftPeerId, String> addresses, long timeoutMillis, PeerTls peerTls) {
         this.addresses = addresses;
         this.timeoutMillis = timeoutMillis;
+        try {
+            this.tls = peerTls == null ? null : peerTls.clientContext();
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("peer TLS: " + e.getMessage(), e);
+        }
     }
 
     /** Sends the request to {@code request.getServerId()}; the future carries the reply or the transport error. */
@@ -110,10 +122,13 @@ final class LeaderForwarder implements AutoCloseable {
             if (old != null) {
                 old.getValue().shutdown();
             }
-            return Map.entry(address, NettyChannelBuilder.forTarget(address)
-                    .negotiationType(NegotiationType.PLAINTEXT)
-                    .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-                    .build());
+            NettyChannelBuilder b = NettyChannelBuilder.forTarget(address).maxInboundMessageSize(MAX_MESSAGE_BYTES);
+            if (tls == null) {
+                b.negotiationType(NegotiationType.PLAINTEXT);
+            } else {
+                b.sslContext(tls);
+            }
+            return Map.entry(address, b.build());
         });
         final ManagedChannel ch = entry.getValue();
         if (closed) {

@@ -133,6 +133,13 @@ public final class RatisRaftNode implements RaftNode {
     private volatile RaftServer server;
     private volatile RaftServer.Division division;
     private volatile LeaderForwarder forwarder;
+    /** TLS between members (--peer-* flags), or null for plain text; set before {@link #start()}. */
+    private volatile PeerTls peerTls;
+
+    /** Member-to-member TLS; call before {@link #start()}. */
+    public void setPeerTls(PeerTls tls) {
+        this.peerTls = tls;
+    }
 
     public RatisRaftNode(RaftConfig config, StateMachineApplier applier) {
         this(config, applier, durationProperty(ELECTION_TIMEOUT_MIN_PROPERTY, 150),
@@ -226,7 +233,16 @@ public final class RatisRaftNode implements RaftNode {
             started = true;
             Files.createDirectories(config.dataDir());
             final boolean existing = Files.isDirectory(groupDir());
+            final org.apache.ratis.conf.Parameters parameters = new org.apache.ratis.conf.Parameters();
+            if (peerTls != null) {
+                try {
+                    GrpcConfigKeys.TLS.setConf(parameters, peerTls.ratisConfig());
+                } catch (java.security.GeneralSecurityException e) {
+                    throw new IOException("peer TLS: " + e.getMessage(), e);
+                }
+            }
             final RaftServer s = RaftServer.newBuilder()
+                    .setParameters(parameters)
                     .setServerId(selfId)
                     .setGroup(group)
                     .setStateMachine(stateMachine)
@@ -612,7 +628,7 @@ public final class RatisRaftNode implements RaftNode {
                 throw new IllegalStateException("closed");
             }
             if (forwarder == null) {
-                forwarder = new LeaderForwarder(this::addressOf, config.requestTimeout().toMillis());
+                forwarder = new LeaderForwarder(this::addressOf, config.requestTimeout().toMillis(), peerTls);
             }
             return forwarder;
         }

@@ -39,14 +39,18 @@ final class Applier implements StateMachineApplier {
     private final LeaseApplier leases;
     private final AlarmStore alarms;
     private final DowngradeState downgrade;
+    private final dev.keel.auth.AuthStore authStore;
+    private final AuthApplier auth;
     private final MemberStore members;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
     Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor, AlarmStore alarms,
-            DowngradeState downgrade, MemberStore members) {
+            DowngradeState downgrade, MemberStore members, dev.keel.auth.AuthStore authStore) {
         this.members = members;
         this.storage = storage;
+        this.authStore = authStore;
+        this.auth = new AuthApplier(authStore, lessor);
         this.alarms = alarms;
         this.downgrade = downgrade;
         this.meta = storage.column(MvccStore.META_COLUMN);
@@ -99,6 +103,7 @@ final class Applier implements StateMachineApplier {
             lessor.commit(rows);
             alarms.commit(rows);
             downgrade.commit(rows);
+            authStore.commit(rows);
             members.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             long t0 = System.nanoTime();
@@ -127,7 +132,7 @@ final class Applier implements StateMachineApplier {
         InternalResponse.Builder resp = InternalResponse.newBuilder();
         int seen = writer.events().size();
         try {
-            dispatch(req, txn, resp);
+            dispatch(index, req, txn, resp);
             leases.track(writer.events(), seen); // keys written or deleted move to / leave their leases
         } catch (EtcdException e) {
             if (txn.changes() != 0) {
@@ -143,8 +148,13 @@ final class Applier implements StateMachineApplier {
         return resp.build();
     }
 
-    private void dispatch(InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
+    private void dispatch(long index, InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
         alarms.checkApply(req); // NOSPACE / CORRUPT refuse some requests before they change anything
+        auth.check(req); // the proposer's permissions as of this point of the log
+        if (auth.apply(index, req, resp, dev.keel.proto.etcdserverpb.ResponseHeader.newBuilder()
+                .setRevision(txn.revision()).build())) {
+            return;
+        }
         switch (req.getRequestCase()) {
             case PUT -> resp.setPut(kv.put(txn, req.getPut()));
             case DELETE_RANGE -> resp.setDeleteRange(kv.deleteRange(txn, req.getDeleteRange()));

@@ -53,6 +53,26 @@ public final class EtcdConfig {
                     "Deprecated: use --feature-gates=LeaseCheckpoint=true. Leader checkpoints remaining lease TTLs."),
             new Flag("experimental-enable-lease-checkpoint-persist", "false", true,
                     "Deprecated: use --feature-gates=LeaseCheckpointPersist=true. Checkpoints are always persisted."),
+            new Flag("auth-token", "simple", false,
+                    "Auth token type: 'simple' or 'jwt,pub-key=<path>,priv-key=<path>,sign-method=<alg>[,ttl=<duration>]'."),
+            new Flag("auth-token-ttl", "300", false, "Time (in seconds) a simple token lives after its last use."),
+            new Flag("bcrypt-cost", "10", false, "bcrypt cost for hashing auth passwords (4..31)."),
+            new Flag("cert-file", "", false, "Path to the client server TLS certificate file."),
+            new Flag("key-file", "", false, "Path to the client server TLS key file."),
+            new Flag("trusted-ca-file", "", false, "Path to the client server TLS trusted CA certificate file."),
+            new Flag("client-cert-auth", "false", true, "Require client certificates signed by the trusted CA."),
+            new Flag("auto-tls", "false", true, "Client TLS using a generated self-signed certificate."),
+            new Flag("peer-cert-file", "", false, "Path to the peer server TLS certificate file."),
+            new Flag("peer-key-file", "", false, "Path to the peer server TLS key file."),
+            new Flag("peer-trusted-ca-file", "", false, "Path to the peer server TLS trusted CA file."),
+            new Flag("peer-client-cert-auth", "false", true, "Require peer certificates signed by the peer CA."),
+            new Flag("peer-auto-tls", "false", true, "Peer TLS using a generated self-signed certificate."),
+            new Flag("self-signed-cert-validity", "1", false,
+                    "Validity period, in years, of the certificates --auto-tls and --peer-auto-tls generate."),
+            new Flag("cipher-suites", "", false,
+                    "Comma-separated list of supported TLS cipher suites (empty: the JDK's defaults)."),
+            new Flag("tls-min-version", "TLS1.2", false, "Minimum TLS version: TLS1.2 or TLS1.3."),
+            new Flag("tls-max-version", "", false, "Maximum TLS version: TLS1.2 or TLS1.3 (empty: the JDK's highest)."),
             new Flag("log-level", "info", false, "Log level: debug, info, warn, error, panic or fatal."),
             new Flag("logger", "zap", false, "Accepted for compatibility; Keel always uses its own logger."),
             new Flag("log-outputs", "default", false, "Accepted for compatibility; logs go to stderr."),
@@ -184,6 +204,142 @@ public final class EtcdConfig {
                     + "ms] should be at least as 5 times as --heartbeat-interval[" + heartbeatIntervalMs() + "ms]");
         }
         featureGates();
+        longFlag("auth-token-ttl");
+        longFlag("bcrypt-cost");
+        longFlag("self-signed-cert-validity");
+        authTokenType();
+        for (String f : List.of("client-cert-auth", "auto-tls", "peer-client-cert-auth", "peer-auto-tls")) {
+            boolFlag(f);
+        }
+        tlsVersions();
+        clientTls();
+    }
+
+    // ---- auth ------------------------------------------------------------------------------------------
+
+    /** The token type of --auth-token ("simple", "jwt" or "" for none). */
+    public String authTokenType() {
+        String type = raw("auth-token").split(",", -1)[0].trim();
+        if (!type.equals("simple") && !type.equals("jwt") && !type.isEmpty()) {
+            throw new ConfigException("invalid value \"" + raw("auth-token") + "\" for flag --auth-token: "
+                    + "auth: invalid auth options");
+        }
+        authTokenOptions();
+        return type;
+    }
+
+    /** The key=value options after the type in --auth-token (etcd refuses malformed and repeated ones). */
+    public Map<String, String> authTokenOptions() {
+        String[] parts = raw("auth-token").split(",", -1);
+        Map<String, String> opts = new LinkedHashMap<>();
+        for (int i = 1; i < parts.length; i++) {
+            String[] kv = parts[i].split("=", -1);
+            if (kv.length != 2 || opts.containsKey(kv[0])) {
+                throw new ConfigException("invalid value \"" + raw("auth-token") + "\" for flag --auth-token: "
+                        + "auth: invalid auth options");
+            }
+            opts.put(kv[0], kv[1]);
+        }
+        return opts;
+    }
+
+    /** JWT lifetime: the ttl option of --auth-token (a Go duration), 5 minutes by default as in etcd. */
+    public java.time.Duration jwtTtl() {
+        String ttl = authTokenOptions().get("ttl");
+        return ttl == null ? java.time.Duration.ofMinutes(5) : java.time.Duration.ofMillis(goDurationMs("auth-token", ttl));
+    }
+
+    public long authTokenTtlSeconds() {
+        return longFlag("auth-token-ttl");
+    }
+
+    /** --bcrypt-cost; like etcd, an out-of-range cost (outside 4..31) falls back to the default 10. */
+    public int bcryptCost() {
+        long c = longFlag("bcrypt-cost");
+        return c < 4 || c > 31 ? 10 : (int) c;
+    }
+
+    // ---- TLS -------------------------------------------------------------------------------------------
+
+    /** Client-side TLS settings, as the flags give them. */
+    public record Tls(String certFile, String keyFile, String trustedCaFile, boolean clientCertAuth, boolean autoTls) {
+        /** Whether a certificate is configured or generated. */
+        public boolean enabled() {
+            return autoTls || !certFile.isEmpty();
+        }
+    }
+
+    public Tls clientTls() {
+        Tls t = new Tls(raw("cert-file").trim(), raw("key-file").trim(), raw("trusted-ca-file").trim(),
+                boolFlag("client-cert-auth"), boolFlag("auto-tls") && raw("cert-file").trim().isEmpty());
+        checkTls(t, "");
+        return t;
+    }
+
+    public Tls peerTls() {
+        Tls t = new Tls(raw("peer-cert-file").trim(), raw("peer-key-file").trim(), raw("peer-trusted-ca-file").trim(),
+                boolFlag("peer-client-cert-auth"),
+                boolFlag("peer-auto-tls") && raw("peer-cert-file").trim().isEmpty());
+        checkTls(t, "peer-");
+        return t;
+    }
+
+    private static void checkTls(Tls t, String prefix) {
+        if (t.certFile().isEmpty() != t.keyFile().isEmpty()) {
+            throw new ConfigException("--" + prefix + "cert-file and --" + prefix + "key-file must be given together");
+        }
+    }
+
+    /** Years of validity of generated certificates. */
+    public long selfSignedCertValidityYears() {
+        long y = longFlag("self-signed-cert-validity");
+        if (y <= 0) {
+            throw new ConfigException("--self-signed-cert-validity must be positive");
+        }
+        return y;
+    }
+
+    /** The JDK protocol names of the allowed TLS versions, from --tls-min-version and --tls-max-version. */
+    public List<String> tlsProtocols() {
+        return tlsVersions();
+    }
+
+    private List<String> tlsVersions() {
+        int min = tlsVersion("tls-min-version", raw("tls-min-version").trim());
+        String maxRaw = raw("tls-max-version").trim();
+        int max = maxRaw.isEmpty() ? 3 : tlsVersion("tls-max-version", maxRaw);
+        if (max < min) {
+            throw new ConfigException("min version (" + raw("tls-min-version").trim() + ") is greater than max version ("
+                    + maxRaw + ")");
+        }
+        if (min == 3 && !cipherSuites().isEmpty()) {
+            throw new ConfigException("cipher suites cannot be configured when only TLS1.3 is enabled");
+        }
+        List<String> out = new ArrayList<>();
+        for (int v = min; v <= max; v++) {
+            out.add("TLSv1." + v);
+        }
+        return out;
+    }
+
+    private static int tlsVersion(String flag, String v) {
+        return switch (v) {
+            case "", "TLS1.2" -> 2;
+            case "TLS1.3" -> 3;
+            default -> throw new ConfigException("unexpected TLS version \"" + v + "\" (must be one of: TLS1.2, TLS1.3)"
+                    + " for flag --" + flag);
+        };
+    }
+
+    /** --cipher-suites: Go's IANA names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), which are also the JDK's. */
+    public List<String> cipherSuites() {
+        List<String> out = new ArrayList<>();
+        for (String s : raw("cipher-suites").split(",")) {
+            if (!s.isBlank()) {
+                out.add(s.trim());
+            }
+        }
+        return out;
     }
 
     /** etcd 3.6's server feature gates and their defaults. */
@@ -272,13 +428,30 @@ public final class EtcdConfig {
         return urls("listen-client-urls");
     }
 
-    /** The URL the client server binds (the first of --listen-client-urls). */
+    /**
+     * The URL the client server binds (the first of --listen-client-urls). https:// needs a certificate
+     * (--cert-file/--key-file or --auto-tls), as in etcd.
+     */
     public URI listenClientUrl() {
         URI u = listenClientUrls().get(0);
-        if (!"http".equals(u.getScheme())) {
-            throw new ConfigException("--listen-client-urls: only http:// is supported so far, got " + u);
+        if ("https".equals(u.getScheme())) {
+            if (!clientTlsConfigured()) {
+                throw new ConfigException("TLS key/cert (--cert-file, --key-file) must be provided for client url "
+                        + u + " with HTTPS scheme");
+            }
+        } else if (!"http".equals(u.getScheme())) {
+            throw new ConfigException("--listen-client-urls: URL scheme must be http or https, got " + u);
         }
         return u;
+    }
+
+    private boolean clientTlsConfigured() {
+        return !raw("cert-file").trim().isEmpty() || boolFlag("auto-tls");
+    }
+
+    /** Whether clients connect with TLS (an https:// client URL). */
+    public boolean clientTlsOn() {
+        return "https".equals(listenClientUrl().getScheme());
     }
 
     public List<URI> advertiseClientUrls() {

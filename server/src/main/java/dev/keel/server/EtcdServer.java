@@ -85,6 +85,8 @@ public final class EtcdServer implements AutoCloseable {
     private final Lessor lessor;
     private final Leases leases;
     private final Maintenance maintenance;
+    private final dev.keel.auth.AuthStore authStore;
+    private final Auth auth;
     private final MemberStore memberStore;
     private final Membership membership;
     private final SnapshotInstaller snapshotInstaller;
@@ -101,8 +103,9 @@ public final class EtcdServer implements AutoCloseable {
         this.validator = new RequestValidator(config.maxTxnOps());
         AlarmStore alarms = new AlarmStore(storage);
         DowngradeState downgrade = new DowngradeState(storage);
+        this.authStore = new dev.keel.auth.AuthStore(storage, tokenProvider(config), config.bcryptCost());
         this.memberStore = new MemberStore(storage, MvccStore.META_COLUMN, config.maxLearners());
-        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, memberStore);
+        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, memberStore, authStore);
         // snapshot install from the leader (see "Snapshot install" below)
         this.snapshotInstaller = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, this::clientUrlOf,
                 this::afterSnapshotInstalled);
@@ -114,7 +117,9 @@ public final class EtcdServer implements AutoCloseable {
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
                 peers, learners, MemberIdentity.hostPort(config.listenPeerUrl()),
                 config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7), config.snapshotCount());
-        this.raft = new RatisRaftNode(rc, applier);
+        RatisRaftNode ratis = new RatisRaftNode(rc, applier);
+        ratis.setPeerTls(peerTls(config, identity));
+        this.raft = ratis;
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -140,6 +145,8 @@ public final class EtcdServer implements AutoCloseable {
                 Maintenance.QUOTA_REFRESH_NANOS);
         this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
                 req -> propose(() -> { }, req));
+        this.auth = new Auth(this, authStore, lessor, config.clientTls().clientCertAuth(),
+                req -> propose(() -> { }, req), raft::readBarrier);
         this.membership = new Membership(config, identity, memberStore, raft, req -> propose(() -> { }, req),
                 EtcdServer::exitRemoved);
         registerMetrics();
@@ -150,6 +157,43 @@ public final class EtcdServer implements AutoCloseable {
         Thread t = new Thread(() -> System.exit(0), "removed-member-exit");
         t.setDaemon(true);
         t.start();
+    }
+
+    /**
+     * Member-to-member TLS from the --peer-* flags, or null: a certificate and key (or, with --peer-auto-tls, a
+     * generated self-signed one, whose peers are not verified, as in etcd), the peer CA and
+     * --peer-client-cert-auth.
+     */
+    static dev.keel.raft.PeerTls peerTls(EtcdConfig config, MemberIdentity identity) {
+        EtcdConfig.Tls t = config.peerTls();
+        if (!t.enabled()) {
+            return null;
+        }
+        if (t.autoTls()) {
+            try {
+                var generated = SelfSignedCert.generate(config.dataDir().resolve("fixtures").resolve("peer"),
+                        List.of(config.listenPeerUrl().getHost()), config.selfSignedCertValidityYears());
+                return new dev.keel.raft.PeerTls(generated.cert(), generated.key(), null, false, true);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot generate the peer certificate: " + e.getMessage(), e);
+            }
+        }
+        return new dev.keel.raft.PeerTls(Path.of(t.certFile()), Path.of(t.keyFile()),
+                t.trustedCaFile().isEmpty() ? null : Path.of(t.trustedCaFile()), t.clientCertAuth(), false);
+    }
+
+    /** The token provider --auth-token asks for. */
+    static dev.keel.auth.TokenProvider tokenProvider(EtcdConfig config) {
+        return switch (config.authTokenType()) {
+            case "jwt" -> dev.keel.auth.JwtTokens.fromOptions(config.authTokenOptions(), config.jwtTtl());
+            case "simple" -> new dev.keel.auth.SimpleTokens(config.authTokenTtlSeconds(), System::nanoTime);
+            default -> dev.keel.auth.TokenProvider.NONE;
+        };
+    }
+
+    /** Authentication, authorization and the Auth service. */
+    public Auth auth() {
+        return auth;
     }
 
     /** The metrics whose values live here, read on each scrape (etcd 3.6's names and help texts). */
@@ -193,6 +237,7 @@ public final class EtcdServer implements AutoCloseable {
     static List<String> storageColumns() {
         List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
         columns.addAll(Lessor.COLUMNS);
+        columns.addAll(dev.keel.auth.AuthStore.COLUMNS);
         return columns;
     }
 
@@ -240,11 +285,30 @@ public final class EtcdServer implements AutoCloseable {
         return header(fromApply.getRevision());
     }
 
+    /** A header for a response computed by the apply: this member's ids and term, the apply's revision. */
+    ResponseHeader stampHeader(ResponseHeader fromApply) {
+        return stamp(fromApply);
+    }
+
+    /** A header with the store's current revision. */
+    ResponseHeader currentHeader() {
+        return header(mvcc.currentRevision());
+    }
+
     // ---- KV ----------------------------------------------------------------------------------------------
 
+    /** A range on the member's own behalf (no permission check). */
     public CompletableFuture<RangeResponse> range(RangeRequest r) {
+        return range(null, r);
+    }
+
+    /** A client's range: read permission on the range while auth is on (etcd's doSerialize). */
+    public CompletableFuture<RangeResponse> range(Credentials who, RangeRequest r) {
         try {
             validator.checkRange(r);
+            if (who != null) {
+                auth.checkRange(who, r.getKey().toByteArray(), r.getRangeEnd().toByteArray());
+            }
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -255,36 +319,65 @@ public final class EtcdServer implements AutoCloseable {
         return ready.thenApplyAsync(v -> {
             Metrics.MVCC_RANGE.inc(); // etcd: a read transaction with one range
             RangeResponse resp = kv.range(mvcc, r);
+            if (who != null) {
+                auth.checkStale(who);
+            }
             return resp.toBuilder().setHeader(stamp(resp.getHeader())).build();
         }, readers);
     }
 
+    /** The entry a client's write becomes: with its identity in the header while auth is on. */
+    private InternalRequest.Builder entry(Credentials who) {
+        InternalRequest.Builder b = InternalRequest.newBuilder();
+        if (who != null) {
+            b.setHeader(auth.header(who));
+        }
+        return b;
+    }
+
     public CompletableFuture<PutResponse> put(PutRequest r) {
+        return put(null, r);
+    }
+
+    public CompletableFuture<PutResponse> put(Credentials who, PutRequest r) {
         CompletableFuture<PutResponse> full = maintenance.overQuota(BackendQuota.cost(r));
         if (full != null) {
             return full;
         }
-        return propose(() -> validator.checkPut(r), InternalRequest.newBuilder().setPut(r))
+        return propose(() -> validator.checkPut(r), () -> entry(who).setPut(r))
                 .thenApply(resp -> resp.getPut().toBuilder().setHeader(stamp(resp.getPut().getHeader())).build());
     }
 
     public CompletableFuture<DeleteRangeResponse> deleteRange(DeleteRangeRequest r) {
-        return propose(() -> validator.checkDelete(r), InternalRequest.newBuilder().setDeleteRange(r))
+        return deleteRange(null, r);
+    }
+
+    public CompletableFuture<DeleteRangeResponse> deleteRange(Credentials who, DeleteRangeRequest r) {
+        return propose(() -> validator.checkDelete(r), () -> entry(who).setDeleteRange(r))
                 .thenApply(resp -> resp.getDeleteRange().toBuilder()
                         .setHeader(stamp(resp.getDeleteRange().getHeader())).build());
     }
 
     public CompletableFuture<TxnResponse> txn(TxnRequest r) {
+        return txn(null, r);
+    }
+
+    public CompletableFuture<TxnResponse> txn(Credentials who, TxnRequest r) {
         CompletableFuture<TxnResponse> full = maintenance.overQuota(BackendQuota.cost(r));
         if (full != null) {
             return full;
         }
-        return propose(() -> validator.checkTxn(r), InternalRequest.newBuilder().setTxn(r))
+        return propose(() -> validator.checkTxn(r), () -> entry(who).setTxn(r))
                 .thenApply(resp -> resp.getTxn().toBuilder().setHeader(stamp(resp.getTxn().getHeader())).build());
     }
 
     public CompletableFuture<CompactionResponse> compact(CompactionRequest r) {
-        return propose(() -> { }, InternalRequest.newBuilder().setCompaction(r))
+        return compact(null, r);
+    }
+
+    /** etcd 3.6 checks nothing for a compaction beyond a valid token (no permission, not even a user). */
+    public CompletableFuture<CompactionResponse> compact(Credentials who, CompactionRequest r) {
+        return propose(() -> { }, () -> entry(who).setCompaction(r))
                 .thenCompose(resp -> {
                     CompactionResponse out = resp.getCompaction().toBuilder()
                             .setHeader(stamp(resp.getCompaction().getHeader())).build();
@@ -297,6 +390,15 @@ public final class EtcdServer implements AutoCloseable {
 
     /** Validates, proposes and waits for the entry to be applied here; fails with the apply's error if any. */
     private CompletableFuture<InternalResponse> propose(Runnable validation, InternalRequest.Builder req) {
+        return propose(validation, () -> req);
+    }
+
+    /**
+     * As above, building the entry after validation (building it resolves the caller's token, which can fail
+     * with etcd's auth errors).
+     */
+    private CompletableFuture<InternalResponse> propose(Runnable validation,
+                                                        java.util.function.Supplier<InternalRequest.Builder> entry) {
         InternalRequest request;
         int size;
         try {
@@ -304,7 +406,7 @@ public final class EtcdServer implements AutoCloseable {
                 throw EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception();
             }
             validation.run();
-            request = req.setId(requestIds.incrementAndGet()).build();
+            request = entry.get().setId(requestIds.incrementAndGet()).build();
             size = request.getSerializedSize();
             if (size > config.maxRequestBytes()) {
                 throw EtcdError.REQUEST_TOO_LARGE.exception();
@@ -345,8 +447,14 @@ public final class EtcdServer implements AutoCloseable {
 
     /** Opens a watch stream whose responses go to {@code out}. */
     public WatchSession newWatchSession(WatchSession.Output out) {
+        return newWatchSession(null, out);
+    }
+
+    /** A client's watch stream: each watcher needs read permission on its range while auth is on. */
+    public WatchSession newWatchSession(Credentials who, WatchSession.Output out) {
         return new WatchSession(this, mvcc.watchHub(), out, watchSenders, timer,
-                config.watchProgressNotifyIntervalMs(), config.maxRequestBytesWithOverhead());
+                config.watchProgressNotifyIntervalMs(), config.maxRequestBytesWithOverhead(),
+                who == null ? c -> null : c -> auth.watchDenial(who, c));
     }
 
     /** The key's value as of {@code rev}, or null if absent or compacted (for watch events' prev_kv). */
@@ -361,6 +469,52 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     // ---- Lease -------------------------------------------------------------------------------------------
+
+    public CompletableFuture<LeaseGrantResponse> leaseGrant(Credentials who, LeaseGrantRequest r) {
+        try {
+            auth.require(who);
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return leaseGrant(r);
+    }
+
+    public CompletableFuture<LeaseRevokeResponse> leaseRevoke(Credentials who, LeaseRevokeRequest r) {
+        try {
+            auth.require(who);
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return leases.revoke(r, auth.header(who))
+                .thenApply(resp -> resp.toBuilder().setHeader(stamp(resp.getHeader())).build());
+    }
+
+    public CompletableFuture<LeaseTimeToLiveResponse> leaseTimeToLive(Credentials who, LeaseTimeToLiveRequest r) {
+        try {
+            auth.require(who);
+            if (r.getKeys()) {
+                auth.checkLeaseRead(who, r.getID());
+            }
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return leaseTimeToLive(r);
+    }
+
+    public LeaseLeasesResponse leaseLeases(Credentials who) {
+        auth.checkLeaseList(who);
+        return leaseLeases();
+    }
+
+    /** A keep-alive for a client: write permission on the lease's keys while auth is on (etcd's checkLeaseRenew). */
+    public CompletableFuture<LeaseKeepAliveResponse> leaseKeepAlive(Credentials who, long id) {
+        try {
+            auth.checkLeaseWrite(who, id);
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return leaseKeepAlive(id);
+    }
 
     public CompletableFuture<LeaseGrantResponse> leaseGrant(LeaseGrantRequest r) {
         CompletableFuture<LeaseGrantResponse> full = maintenance.overQuota(BackendQuota.LEASE_OVERHEAD);
@@ -394,7 +548,12 @@ public final class EtcdServer implements AutoCloseable {
 
     /** Opens a keep-alive stream whose answers go to {@code out}. */
     public KeepAliveSession newKeepAliveSession(KeepAliveSession.Output out) {
-        return new KeepAliveSession(this, out);
+        return newKeepAliveSession(null, out);
+    }
+
+    /** A keep-alive stream of a client ({@code who}: its credentials; null: unchecked). */
+    public KeepAliveSession newKeepAliveSession(Credentials who, KeepAliveSession.Output out) {
+        return new KeepAliveSession(this, who, out);
     }
 
     public CompletableFuture<LeaseTimeToLiveResponse> leaseTimeToLive(LeaseTimeToLiveRequest r) {
@@ -519,6 +678,7 @@ public final class EtcdServer implements AutoCloseable {
      */
     private void afterSnapshotInstalled() {
         memberStore.reload();
+        authStore.reload();
     }
 
     @Override

@@ -26,8 +26,11 @@ public final class KeepAliveSession {
     private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
     private boolean done;
 
-    KeepAliveSession(EtcdServer server, Output out) {
+    private final Credentials who;
+
+    KeepAliveSession(EtcdServer server, Credentials who, Output out) {
         this.server = server;
+        this.who = who;
         this.out = out;
     }
 
@@ -39,7 +42,7 @@ public final class KeepAliveSession {
             }
             CompletableFuture<LeaseKeepAliveResponse> renewal;
             try {
-                renewal = server.leaseKeepAlive(id);
+                renewal = server.leaseKeepAlive(who, id);
             } catch (RuntimeException e) {
                 renewal = CompletableFuture.failedFuture(e);
             }

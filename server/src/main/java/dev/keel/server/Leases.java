@@ -142,6 +142,12 @@ final class Leases implements AutoCloseable {
                 .thenApply(InternalResponse::getLeaseRevoke);
     }
 
+    /** A client's revoke: the header names the client, so the apply checks its write permission on the keys. */
+    CompletableFuture<LeaseRevokeResponse> revoke(LeaseRevokeRequest r, dev.keel.proto.internal.RequestHeader header) {
+        return propose.apply(InternalRequest.newBuilder().setHeader(header).setLeaseRevoke(r))
+                .thenApply(InternalResponse::getLeaseRevoke);
+    }
+
     /** Renews on the leader: the granted TTL, or fails (lease not found, not leader, leader changed). */
     CompletableFuture<Long> renew(long id) {
         return primaryReady().thenCompose(v -> lessor.renew(id)).exceptionally(Leases::rethrow);

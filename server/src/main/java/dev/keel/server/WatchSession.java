@@ -122,10 +122,14 @@ public final class WatchSession implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private long nextId;
     private volatile boolean closed;
+    /** Why a watcher may not be created (its cancel reason), or null when it may. */
+    private final java.util.function.Function<WatchCreateRequest, String> permission;
 
     WatchSession(EtcdServer server, WatchHub hub, Output out, Executor sender, ScheduledExecutorService timer,
-                 long progressIntervalMs, long maxResponseBytes) {
+                 long progressIntervalMs, long maxResponseBytes,
+                 java.util.function.Function<WatchCreateRequest, String> permission) {
         this.server = server;
+        this.permission = permission;
         this.hub = hub;
         this.out = out;
         this.sender = sender;
@@ -150,6 +154,11 @@ public final class WatchSession implements AutoCloseable {
     }
 
     private void create(WatchCreateRequest c) {
+        String denied = permission.apply(c);
+        if (denied != null) {
+            reject(denied);
+            return;
+        }
         byte[] key = c.getKey().isEmpty() ? new byte[]{0} : c.getKey().toByteArray();
         if (c.getStartRevision() < 0) {
             reject("etcdserver: mvcc: required revision has been compacted");

@@ -45,6 +45,8 @@ public final class ServerProcess implements AutoCloseable {
     private final int peerPort;
     private final List<String> extraFlags;
     private boolean awaitLeader = true;
+    private String clientScheme = "http";
+    private String peerScheme = "http";
     /** --initial-cluster and --initial-cluster-state; null: a single-member cluster of this member. */
     private String initialCluster;
     private String initialClusterState = "new";
@@ -63,6 +65,18 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a single-member cluster in {@code dataDir} and waits until it serves. */
     public static ServerProcess start(Path dataDir, String... extraFlags) throws Exception {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.launch();
+        return p;
+    }
+
+    /**
+     * A single member whose client URL is https:// (TLS flags in {@code extraFlags}); ready once it says so and
+     * listens (no plain-text leader probe).
+     */
+    public static ServerProcess startHttps(Path dataDir, String... extraFlags) throws Exception {
+        ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.clientScheme = "https";
+        p.awaitLeader = false;
         p.launch();
         return p;
     }
@@ -102,9 +116,23 @@ public final class ServerProcess implements AutoCloseable {
      * member serves and knows a leader.
      */
     public static List<ServerProcess> startCluster(Path baseDir, int n, String... extraFlags) throws Exception {
+        return startCluster(baseDir, n, m -> List.of(extraFlags), false);
+    }
+
+    /**
+     * As {@link #startCluster(Path, int, String...)}, with flags per member name and, with {@code httpsPeers},
+     * https:// peer URLs (peer TLS flags among the member's flags).
+     */
+    public static List<ServerProcess> startCluster(Path baseDir, int n,
+                                                   java.util.function.Function<String, List<String>> flags,
+                                                   boolean httpsPeers) throws Exception {
         List<ServerProcess> members = new ArrayList<>();
         for (int i = 1; i <= n; i++) {
-            members.add(new ServerProcess(baseDir.resolve("m" + i), "m" + i, List.of(extraFlags)));
+            ServerProcess m = new ServerProcess(baseDir.resolve("m" + i), "m" + i, flags.apply("m" + i));
+            if (httpsPeers) {
+                m.peerScheme = "https";
+            }
+            members.add(m);
         }
         StringBuilder ic = new StringBuilder();
         for (ServerProcess m : members) {
@@ -163,8 +191,8 @@ public final class ServerProcess implements AutoCloseable {
 
     /** The command line used to start the member (flags as etcd takes them). */
     public List<String> command() {
-        String peer = "http://127.0.0.1:" + peerPort;
-        String client = "http://127.0.0.1:" + clientPort;
+        String peer = peerScheme + "://127.0.0.1:" + peerPort;
+        String client = clientScheme + "://127.0.0.1:" + clientPort;
         List<String> cmd = new ArrayList<>();
         if (isReferenceEtcd()) {
             cmd.add(System.getProperty("keel.etcd", "etcd"));
@@ -260,7 +288,8 @@ public final class ServerProcess implements AutoCloseable {
             return MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.SECONDS)
                     .status(StatusRequest.getDefaultInstance()).getLeader() != 0;
         } catch (StatusRuntimeException e) {
-            return false;
+            // with auth enabled (a restart), Status needs a user: the member answers, which is all we can tell
+            return "etcdserver: user name is empty".equals(e.getStatus().getDescription());
         } finally {
             ch.shutdownNow();
         }
@@ -324,12 +353,12 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     public String url() {
-        return "http://" + endpoint();
+        return clientScheme + "://" + endpoint();
     }
 
     /** This member's peer URL (as in --initial-advertise-peer-urls). */
     public String peerUrl() {
-        return "http://127.0.0.1:" + peerPort;
+        return peerScheme + "://127.0.0.1:" + peerPort;
     }
 
     public int clientPort() {

@@ -46,12 +46,14 @@ class ApplierLeaseTest {
     void open() {
         List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
         columns.addAll(Lessor.COLUMNS);
+        columns.addAll(dev.keel.auth.AuthStore.COLUMNS);
         storage = Storage.open(dir, columns);
         mvcc = new MvccStore(storage);
         lessor = new Lessor(storage, new Lessor.Config(2, 300_000_000_000L, 7_000_000_000L, 1000), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
         applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, new AlarmStore(storage),
-                new DowngradeState(storage), new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1));
+                new DowngradeState(storage), new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1),
+                new dev.keel.auth.AuthStore(storage, dev.keel.auth.TokenProvider.NONE, 4));
         index = applier.appliedIndex();
     }
 

@@ -101,4 +101,58 @@ class EtcdConfigTest {
         assertEquals(5, Leases.lessorConfig(slow).minTtlSeconds(), "10 ticks of 300 ms: 15 * 0.3 = 4.5 s -> 5 s");
         assertEquals(3000, Leases.electionTimeoutMs(slow), "whole ticks only");
     }
+
+    @Test
+    void authAndTlsFlags() {
+        EtcdConfig d = EtcdConfig.parse(new String[0], Map.of());
+        assertEquals("simple", d.authTokenType());
+        assertEquals(300, d.authTokenTtlSeconds());
+        assertEquals(10, d.bcryptCost());
+        assertFalse(d.clientTlsOn());
+        assertFalse(d.clientTls().enabled());
+        assertEquals(java.util.List.of("TLSv1.2", "TLSv1.3"), d.tlsProtocols());
+        assertEquals(10, EtcdConfig.parse(new String[]{"--bcrypt-cost=99"}, Map.of()).bcryptCost(),
+                "out of range: etcd's default");
+
+        EtcdConfig jwt = EtcdConfig.parse(new String[]{
+                "--auth-token=jwt,pub-key=/k.pub,priv-key=/k,sign-method=RS256,ttl=10m"}, Map.of());
+        assertEquals("jwt", jwt.authTokenType());
+        assertEquals("RS256", jwt.authTokenOptions().get("sign-method"));
+        assertEquals(java.time.Duration.ofMinutes(10), jwt.jwtTtl());
+        assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--auth-token=jwt,sign-method"}, Map.of()));
+        assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--auth-token=jwt,ttl=1m,ttl=2m"}, Map.of()));
+        assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--auth-token=magic"}, Map.of()));
+
+        EtcdConfig tls = EtcdConfig.parse(new String[]{"--listen-client-urls=https://127.0.0.1:2379",
+                "--cert-file=/c.pem", "--key-file=/k.pem", "--trusted-ca-file=/ca.pem", "--client-cert-auth",
+                "--tls-min-version=TLS1.3"}, Map.of());
+        assertTrue(tls.clientTlsOn());
+        assertTrue(tls.clientTls().clientCertAuth());
+        assertEquals("/ca.pem", tls.clientTls().trustedCaFile());
+        assertEquals(java.util.List.of("TLSv1.3"), tls.tlsProtocols());
+        assertTrue(EtcdConfig.parse(new String[]{"--listen-client-urls=https://127.0.0.1:2379", "--auto-tls"},
+                Map.of()).clientTls().autoTls());
+
+        var noCert = assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--listen-client-urls=https://127.0.0.1:2379"}, Map.of()));
+        assertTrue(noCert.getMessage().contains("--cert-file"), noCert.getMessage());
+        assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--cert-file=/c.pem"}, Map.of()), "a certificate needs its key");
+        assertThrows(EtcdConfig.ConfigException.class,
+                () -> EtcdConfig.parse(new String[]{"--tls-min-version=TLS1.1"}, Map.of()));
+        assertThrows(EtcdConfig.ConfigException.class, () -> EtcdConfig.parse(new String[]{
+                "--tls-min-version=TLS1.3", "--cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, Map.of()));
+        assertThrows(EtcdConfig.ConfigException.class, () -> EtcdConfig.parse(new String[]{
+                "--tls-min-version=TLS1.3", "--tls-max-version=TLS1.2"}, Map.of()));
+
+        EtcdConfig peer = EtcdConfig.parse(new String[]{"--peer-cert-file=/p.pem", "--peer-key-file=/pk.pem",
+                "--peer-client-cert-auth"}, Map.of("ETCD_PEER_TRUSTED_CA_FILE", "/pca.pem"));
+        assertTrue(peer.peerTls().enabled());
+        assertEquals("/pca.pem", peer.peerTls().trustedCaFile());
+        assertTrue(peer.peerTls().clientCertAuth());
+        assertTrue(EtcdConfig.parse(new String[]{"--peer-auto-tls"}, Map.of()).peerTls().autoTls());
+    }
 }

@@ -127,7 +127,7 @@ class SnapshotFormatTest {
         SnapshotFormat.Contents c = SnapshotFormat.read(new ByteArrayInputStream(file), file.length - 32,
                 (col, k, v) -> read.add(col + " " + Arrays.toString(k) + " " + Arrays.toString(v)));
         assertEquals(expected, read);
-        assertEquals(new SnapshotFormat.Header("3.6.0", 6, 4, List.of("kv", "lease", "meta")), c.header());
+        assertEquals(new SnapshotFormat.Header("3.6.0", 6, 4, List.of("auth", "kv", "lease", "meta")), c.header());
         assertEquals(expected.size(), c.records());
 
         // status: etcd's fields; the hash is CRC-32C over column names, keys and values
@@ -192,7 +192,7 @@ class SnapshotFormatTest {
         assertEquals("Error: snapshot missing hash but --skip-hash-check=false\n", err.toString());
         // a corrupt body restored with --skip-hash-check still fails the format's checks and leaves nothing
         byte[] badTag = file.clone();
-        int firstRecord = 8 + 4 + 2 + 5 + 8 + 8 + 2 + (2 + 2) + (2 + 5) + (2 + 4);
+        int firstRecord = 8 + 4 + 2 + 5 + 8 + 8 + 2 + (2 + 4) + (2 + 2) + (2 + 5) + (2 + 4); // auth, kv, lease, meta
         badTag[firstRecord] = 9;
         Files.write(corrupt, badTag);
         err.reset();

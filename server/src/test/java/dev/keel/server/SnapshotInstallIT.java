@@ -85,7 +85,7 @@ class SnapshotInstallIT {
                 dev.keel.membership.MemberStore members =
                         new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1);
                 Applier applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, alarms,
-                        downgrade, members);
+                        downgrade, members, new dev.keel.auth.AuthStore(storage, dev.keel.auth.TokenProvider.NONE, 4));
                 SnapshotInstaller installer = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade,
                         id -> URI.create(p.url()), members::reload);
                 applier.snapshotInstaller(installer);

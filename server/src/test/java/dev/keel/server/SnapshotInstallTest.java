@@ -104,7 +104,7 @@ class SnapshotInstallTest {
             downgrade = new DowngradeState(storage);
             memberStore = new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1);
             applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, alarms, downgrade,
-                    memberStore);
+                    memberStore, new dev.keel.auth.AuthStore(storage, dev.keel.auth.TokenProvider.NONE, 4));
             installer = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, id -> {
                 assertEquals(LEADER, id);
                 return URI.create("http://127.0.0.1:" + http.actualPort());
