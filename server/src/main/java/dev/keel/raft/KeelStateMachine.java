@@ -138,7 +138,8 @@ final class KeelStateMachine extends BaseStateMachine {
 
     /**
      * Read barriers carry no query: reaching this point means the read index has been applied. A non-empty query
-     * (a joining member's, see {@link RatisRaftNode#discover}) is answered by the applier.
+     * (a joining member's, see {@link RatisRaftNode#discover}, or a follower's, see {@link RaftNode#askLeader}) is
+     * answered by the applier.
      */
     @Override
     public CompletableFuture<Message> query(Message request) {
@@ -146,8 +147,8 @@ final class KeelStateMachine extends BaseStateMachine {
             return CompletableFuture.completedFuture(Message.EMPTY);
         }
         try {
-            final byte[] out = applier.query(request.getContent().toByteArray());
-            return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(out)));
+            return applier.query(request.getContent().toByteArray())
+                    .thenApply(out -> Message.valueOf(UnsafeByteOperations.unsafeWrap(out)));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }

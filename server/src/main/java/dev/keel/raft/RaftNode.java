@@ -29,6 +29,14 @@ public interface RaftNode extends AutoCloseable {
      */
     CompletableFuture<Void> readBarrier();
 
+    /**
+     * Sends a question to the leader's state machine ({@link StateMachineApplier#query}), outside the log: the leader
+     * answers it after its own read index has been applied. Asked of the local state machine when this member
+     * leads. Retried while no leader is known; fails with {@link RaftException.Timeout} or
+     * {@link RaftException.NoLeader} at the request timeout.
+     */
+    CompletableFuture<byte[]> askLeader(byte[] query);
+
     /** A snapshot of the member's Raft view, for Status. */
     RaftStatus status();
 

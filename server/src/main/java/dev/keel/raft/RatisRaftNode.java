@@ -332,6 +332,16 @@ public final class RatisRaftNode implements RaftNode {
         return out;
     }
 
+    @Override
+    public CompletableFuture<byte[]> askLeader(byte[] query) {
+        Objects.requireNonNull(query, "query");
+        final Question q = new Question(ByteString.copyFrom(query));
+        final CompletableFuture<byte[]> out = new CompletableFuture<>();
+        q.future.whenComplete((r, t) -> deliver(out, r, t));
+        q.start();
+        return out;
+    }
+
     private void issueBarrier(CompletableFuture<Void> barrier, long deadlineNanos) {
         new Barrier(barrier, deadlineNanos).start();
     }
@@ -615,6 +625,59 @@ public final class RatisRaftNode implements RaftNode {
         @Override
         Void result(RaftClientReply reply) {
             return null;
+        }
+    }
+
+    /**
+     * A question for the leader's state machine: a read-only request with content, submitted in-process when this
+     * member leads and otherwise sent to the leader (as a proposal is). The leader answers once its read index is
+     * applied; a follower never answers it from its own state.
+     */
+    private final class Question extends Op<byte[]> {
+        private final ByteString query;
+
+        Question(ByteString query) {
+            super(new CompletableFuture<>(), System.nanoTime() + timeoutNanos);
+            this.query = query;
+        }
+
+        @Override
+        String what() {
+            return "question to the leader";
+        }
+
+        @Override
+        boolean hasSideEffects() {
+            return false;
+        }
+
+        @Override
+        void attemptImpl() {
+            final DivisionInfo info = division.getInfo();
+            final RaftClientRequest.Builder b = RaftClientRequest.newBuilder()
+                    .setClientId(clientId)
+                    .setGroupId(groupId)
+                    .setCallId(callIds.incrementAndGet())
+                    .setMessage(Message.valueOf(query))
+                    .setType(RaftClientRequest.readRequestType());
+            if (info.isLeader()) {
+                submitLocally(b.setServerId(selfId).build());
+                return;
+            }
+            final RaftPeerId leader = info.getLeaderId();
+            if (leader == null || leader.equals(selfId)) {
+                retryLater("no leader (member " + selfId + ", term " + info.getCurrentTerm() + ")");
+                return;
+            }
+            submitted = true;
+            forwarder().send(b.setServerId(leader).build())
+                    .whenCompleteAsync((reply, err) -> onReply(reply, err, true), replyExecutor);
+        }
+
+        @Override
+        byte[] result(RaftClientReply reply) {
+            final Message m = reply.getMessage();
+            return m == null ? new byte[0] : m.getContent().toByteArray();
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.keel.raft;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * The deterministic state that the log drives. Implemented above this package (by the server, which routes to
  * MVCC, leases, auth, membership) and called by the Raft engine.
@@ -43,10 +45,11 @@ public interface StateMachineApplier {
     }
 
     /**
-     * Answers a read-only query against the applied state (e.g. a joining member asking for the member list).
-     * Called after a read barrier, on any member.
+     * Answers a question asked outside the log (a joining member asking for the member list, a follower forwarding
+     * a lease renewal to the leader). Called on a Ratis thread once the read index has been applied; an answer that
+     * needs more work must move it off that thread.
      */
-    default byte[] query(byte[] request) {
-        return new byte[0];
+    default CompletableFuture<byte[]> query(byte[] request) {
+        return CompletableFuture.completedFuture(new byte[0]);
     }
 }

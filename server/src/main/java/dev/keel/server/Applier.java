@@ -14,11 +14,14 @@ import dev.keel.proto.internal.InternalBatch;
 import dev.keel.proto.internal.InternalBatchResponse;
 import dev.keel.proto.internal.InternalRequest;
 import dev.keel.proto.internal.InternalResponse;
+import dev.keel.proto.internal.LeaderAnswer;
+import dev.keel.proto.internal.LeaderQuery;
 import dev.keel.raft.StateMachineApplier;
 import dev.keel.storage.Storage;
 import org.jboss.logging.Logger;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Applies committed log entries to the member's state, deterministically and in log order. Each entry's changes
@@ -179,10 +182,35 @@ final class Applier implements StateMachineApplier {
         }
     }
 
-    /** The only query: the member list, for a member joining the cluster. */
+    /** Answers lease questions forwarded by followers (set once while the member is built). */
+    private volatile java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> leaseQuestions;
+
+    void leaseQuestions(java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> answerer) {
+        this.leaseQuestions = answerer;
+    }
+
+    /** A question asked outside the log: the member list (a joining member) or a lease question (a follower). */
     @Override
-    public byte[] query(byte[] request) {
-        return MemberChangeResponse.newBuilder().addAllMembers(members.members()).build().toByteArray();
+    public CompletableFuture<byte[]> query(byte[] request) {
+        final LeaderQuery q;
+        try {
+            q = LeaderQuery.parseFrom(request);
+        } catch (InvalidProtocolBufferException e) {
+            return CompletableFuture.completedFuture(Leases.answerError(
+                    new EtcdException(EtcdError.Codes.INVALID_ARGUMENT, "keel: malformed question: " + e.getMessage()))
+                    .toByteArray());
+        }
+        if (q.getQueryCase() == LeaderQuery.QueryCase.MEMBER_LIST) {
+            return CompletableFuture.completedFuture(LeaderAnswer.newBuilder()
+                    .setMembers(MemberChangeResponse.newBuilder().addAllMembers(members.members())).build()
+                    .toByteArray());
+        }
+        final var answerer = leaseQuestions;
+        if (answerer == null || q.getQueryCase() == LeaderQuery.QueryCase.QUERY_NOT_SET) {
+            return CompletableFuture.completedFuture(Leases.answerError(new EtcdException(
+                    EtcdError.Codes.UNIMPLEMENTED, "keel: unsupported question " + q.getQueryCase())).toByteArray());
+        }
+        return answerer.apply(q).thenApply(LeaderAnswer::toByteArray);
     }
 
     @Override

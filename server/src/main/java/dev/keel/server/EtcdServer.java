@@ -122,6 +122,7 @@ public final class EtcdServer implements AutoCloseable {
         this.raft = ratis;
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
+        applier.leaseQuestions(leases::answer);
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         this.readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kv-reader");

@@ -15,6 +15,8 @@ import dev.keel.proto.etcdserverpb.LeaseTimeToLiveRequest;
 import dev.keel.proto.etcdserverpb.LeaseTimeToLiveResponse;
 import dev.keel.proto.internal.InternalRequest;
 import dev.keel.proto.internal.InternalResponse;
+import dev.keel.proto.internal.LeaderAnswer;
+import dev.keel.proto.internal.LeaderQuery;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.raft.RaftNode;
 import dev.keel.raft.RaftStatus;
@@ -43,6 +45,9 @@ final class Leases implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Leases.class);
     /** etcd's lessor loop period. */
     static final long LOOP_MS = 500;
+    /** How long a follower keeps forwarding one lease question while leadership moves (etcd: request timeout). */
+    private static final long FORWARD_PATIENCE_MS = 5000;
+    private static final long FORWARD_RETRY_MS = 50;
     /** Checkpoint interval (etcd: 5 minutes, settable only in tests); a system property for Keel's own tests. */
     static final String CHECKPOINT_INTERVAL_PROPERTY = "keel.lease.checkpointIntervalMs";
 
@@ -148,8 +153,18 @@ final class Leases implements AutoCloseable {
                 .thenApply(InternalResponse::getLeaseRevoke);
     }
 
-    /** Renews on the leader: the granted TTL, or fails (lease not found, not leader, leader changed). */
+    /**
+     * Renews a lease: the granted TTL, or fails (lease not found, leader changed, no leader, timeout). Only the
+     * leader's lessor renews; a follower forwards the renewal to the leader, as etcd's does.
+     */
     CompletableFuture<Long> renew(long id) {
+        if (!raft.status().isLeader()) {
+            return askLeader(LeaderQuery.newBuilder().setLeaseRenew(id).build()).thenApply(LeaderAnswer::getLeaseTtl);
+        }
+        return renewHere(id);
+    }
+
+    private CompletableFuture<Long> renewHere(long id) {
         return primaryReady().thenCompose(v -> lessor.renew(id)).exceptionally(Leases::rethrow);
     }
 
@@ -158,6 +173,14 @@ final class Leases implements AutoCloseable {
      * found" into that response). The header is left for the caller to fill.
      */
     CompletableFuture<LeaseTimeToLiveResponse> timeToLive(LeaseTimeToLiveRequest r) {
+        if (!raft.status().isLeader()) {
+            return askLeader(LeaderQuery.newBuilder().setLeaseTimeToLive(r).build())
+                    .thenApply(LeaderAnswer::getTimeToLive);
+        }
+        return timeToLiveHere(r);
+    }
+
+    private CompletableFuture<LeaseTimeToLiveResponse> timeToLiveHere(LeaseTimeToLiveRequest r) {
         return primaryReady().thenApply(v -> {
             Lessor.TimeToLive t = lessor.timeToLive(r.getID(), r.getKeys());
             if (t == null) {
@@ -173,6 +196,71 @@ final class Leases implements AutoCloseable {
         return lessor.leases();
     }
 
+    // ---- forwarding between members -------------------------------------------------------------------------
+
+    /**
+     * Asks the leader (through Raft's read-only path, so over the peer connection and its TLS) and turns an error
+     * answer back into the client's error. While leadership moves the question may reach a member that no longer
+     * leads: asked again, until the request timeout.
+     */
+    private CompletableFuture<LeaderAnswer> askLeader(LeaderQuery q) {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FORWARD_PATIENCE_MS);
+        return askLeader(q, deadline);
+    }
+
+    private CompletableFuture<LeaderAnswer> askLeader(LeaderQuery q, long deadlineNanos) {
+        return raft.askLeader(q.toByteArray()).thenCompose(bytes -> {
+            final LeaderAnswer a;
+            try {
+                a = LeaderAnswer.parseFrom(bytes);
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new CompletionException(new EtcdException(EtcdError.Codes.INTERNAL,
+                        "keel: malformed answer from the leader: " + e.getMessage()));
+            }
+            if (a.getErrorCode() == 0) {
+                return CompletableFuture.completedFuture(a);
+            }
+            final boolean moved = a.getErrorMessage().equals(EtcdError.NOT_LEADER.message())
+                    || a.getErrorMessage().equals(EtcdError.LEADER_CHANGED.message());
+            if (moved && System.nanoTime() + FORWARD_RETRY_MS * 1_000_000L < deadlineNanos) {
+                // the answering member lost leadership in between: ask whoever leads now
+                return CompletableFuture.supplyAsync(() -> null,
+                                CompletableFuture.delayedExecutor(FORWARD_RETRY_MS, TimeUnit.MILLISECONDS, loop))
+                        .thenCompose(v -> askLeader(q, deadlineNanos));
+            }
+            throw new CompletionException(new EtcdException((int) a.getErrorCode(), a.getErrorMessage()));
+        });
+    }
+
+    /**
+     * Answers a follower's forwarded lease question on this member (the leader, or an error saying it is not). Runs
+     * on the lessor thread: the question arrives on a Ratis thread, and answering may need a read barrier.
+     */
+    CompletableFuture<LeaderAnswer> answer(LeaderQuery q) {
+        return CompletableFuture.supplyAsync(() -> q, loop).thenCompose(query -> {
+            if (!raft.status().isLeader()) {
+                return CompletableFuture.<LeaderAnswer>failedFuture(EtcdError.NOT_LEADER.exception());
+            }
+            return switch (query.getQueryCase()) {
+                case LEASE_RENEW -> renewHere(query.getLeaseRenew())
+                        .thenApply(ttl -> LeaderAnswer.newBuilder().setLeaseTtl(ttl).build());
+                case LEASE_TIME_TO_LIVE -> timeToLiveHere(query.getLeaseTimeToLive())
+                        .thenApply(r -> LeaderAnswer.newBuilder().setTimeToLive(r).build());
+                default -> CompletableFuture.<LeaderAnswer>failedFuture(new EtcdException(
+                        EtcdError.Codes.UNIMPLEMENTED, "keel: unsupported question " + query.getQueryCase()));
+            };
+        }).exceptionally(t -> {
+            EtcdException e = Errors.toEtcd(t);
+            return answerError(e != null ? e : new EtcdException(EtcdError.Codes.UNKNOWN, String.valueOf(
+                    Errors.unwrap(t).getMessage())));
+        });
+    }
+
+    /** An answer carrying an error for the asking member's client. */
+    static LeaderAnswer answerError(EtcdException e) {
+        return LeaderAnswer.newBuilder().setErrorCode(e.code()).setErrorMessage(e.getMessage()).build();
+    }
+
     private static <T> T rethrow(Throwable t) {
         Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
         if (c instanceof Lessor.NotPrimaryException) {
@@ -184,7 +272,7 @@ final class Leases implements AutoCloseable {
     /**
      * Completes when this member leads, its lessor is primary for the current term, and everything committed
      * before the call has been applied here (etcd: ensureLeadership + waitAppliedIndex). Fails with "not leader"
-     * on a follower: Keel does not forward lease renewals and TTL queries to the leader yet.
+     * on a follower (which forwards instead, see {@link #askLeader}).
      */
     private CompletableFuture<Void> primaryReady() {
         RaftStatus st = raft.status();

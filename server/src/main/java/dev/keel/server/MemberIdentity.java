@@ -1,7 +1,8 @@
 package dev.keel.server;
 
 import dev.keel.proto.etcdserverpb.Member;
-import dev.keel.proto.internal.MemberChangeResponse;
+import dev.keel.proto.internal.LeaderAnswer;
+import dev.keel.proto.internal.LeaderQuery;
 import dev.keel.raft.RaftMembers;
 import dev.keel.raft.RatisRaftNode;
 
@@ -86,9 +87,10 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
         String problem;
         while (true) {
             try {
-                RatisRaftNode.Discovered d = RatisRaftNode.discover(others, Duration.ofSeconds(3), new byte[]{1});
+                RatisRaftNode.Discovered d = RatisRaftNode.discover(others, Duration.ofSeconds(3),
+                        LeaderQuery.newBuilder().setMemberList(true).build().toByteArray());
                 RaftMembers m = d.members();
-                List<Member> list = MemberChangeResponse.parseFrom(d.answer()).getMembersList();
+                List<Member> list = LeaderAnswer.parseFrom(d.answer()).getMembers().getMembersList();
                 Member me = null;
                 for (Member x : list) {
                     for (URI u : mine) {

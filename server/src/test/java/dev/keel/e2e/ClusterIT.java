@@ -395,7 +395,15 @@ class ClusterIT {
             if (list.size() == n && list.stream().allMatch(x -> x.getClientURLsCount() > 0 && !x.getName().isEmpty())) {
                 return list;
             }
-            assertTrue(System.nanoTime() < deadline, "members not published: " + list);
+            if (System.nanoTime() >= deadline) {
+                StringBuilder logs = new StringBuilder();
+                for (ServerProcess x : members) {
+                    if (list.stream().anyMatch(y -> y.getName().equals(x.name()) && y.getClientURLsCount() == 0)) {
+                        logs.append("\n--- ").append(x.name()).append(" ---\n").append(x.logTail());
+                    }
+                }
+                fail("members not published: " + list + logs);
+            }
             Thread.sleep(200);
         }
     }

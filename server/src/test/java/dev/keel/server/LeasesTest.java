@@ -74,6 +74,15 @@ class LeasesTest {
             return status;
         }
 
+        /** Where questions for the leader go; by default no leader is known. */
+        volatile java.util.function.Function<byte[], CompletableFuture<byte[]>> leader =
+                q -> CompletableFuture.failedFuture(new dev.keel.raft.RaftException.NoLeader("no leader"));
+
+        @Override
+        public CompletableFuture<byte[]> askLeader(byte[] query) {
+            return leader.apply(query);
+        }
+
         @Override
         public dev.keel.raft.RaftMembers members() {
             return new dev.keel.raft.RaftMembers(java.util.Map.of("1", "127.0.0.1:1"), java.util.Map.of(), false);
@@ -155,8 +164,9 @@ class LeasesTest {
         raft.follow(1);
         leases.tick();
         assertFalse(lessor.isPrimary());
-        Throwable notLeader = failure(leases.renew(2));
-        assertEquals(EtcdError.NOT_LEADER.message(), notLeader.getMessage());
+        Throwable noLeader = failure(leases.renew(2));
+        assertInstanceOf(dev.keel.raft.RaftException.NoLeader.class, noLeader,
+                "a follower forwards renewals to the leader (none here)");
         clock += 100 * S;
         leases.tick();
         assertEquals(List.of(), takeProposed(), "followers never expire leases");
@@ -207,6 +217,75 @@ class LeasesTest {
         clock += 1;
         leases.tick();
         assertEquals(1, takeProposed().get(0).getLeaseRevoke().getID());
+    }
+
+    /** Completes {@code f}, releasing the leader's read barriers as the forwarded questions reach them. */
+    private <T> T await(CompletableFuture<T> f) throws Exception {
+        long deadline = System.nanoTime() + 5 * S;
+        while (!f.isDone() && System.nanoTime() < deadline) {
+            raft.releaseBarriers();
+            Thread.sleep(5);
+        }
+        return f.get(1, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aFollowerForwardsRenewalsAndTimeToLiveToTheLeaderAndAsksAgainWhenLeadershipMoved() throws Exception {
+        lessor.grant(2, 60);
+        raft.lead(2);
+        leases.tick();
+        raft.releaseBarriers();
+        assertTrue(lessor.isPrimary());
+
+        EtcdConfig config = EtcdConfig.parse(new String[]{"--heartbeat-interval=100", "--election-timeout=500"},
+                Map.of());
+        ScriptedRaft followerRaft = new ScriptedRaft();
+        followerRaft.follow(2);
+        List<dev.keel.proto.internal.LeaderQuery> asked = new ArrayList<>();
+        followerRaft.leader = q -> {
+            try {
+                dev.keel.proto.internal.LeaderQuery query = dev.keel.proto.internal.LeaderQuery.parseFrom(q);
+                synchronized (asked) {
+                    asked.add(query);
+                }
+                return leases.answer(query).thenApply(a -> a.toByteArray());
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        };
+        Lessor followerLessor = new Lessor(storage, Leases.lessorConfig(config), () -> clock);
+        try (Leases follower = new Leases(config, followerLessor, followerRaft, req -> {
+            throw new AssertionError("a forwarded lease question never proposes");
+        }, 2)) {
+            clock += 30 * S;
+            assertEquals(60L, await(follower.renew(2)));
+            assertEquals(60, lessor.timeToLive(2, false).ttl(), "renewed on the leader, not on the follower");
+
+            LeaseTimeToLiveResponse ttl = await(follower.timeToLive(
+                    LeaseTimeToLiveRequest.newBuilder().setID(2).build()));
+            assertEquals(60, ttl.getTTL());
+            assertEquals(60, ttl.getGrantedTTL());
+            assertEquals(-1, await(follower.timeToLive(LeaseTimeToLiveRequest.newBuilder().setID(77).build()))
+                    .getTTL());
+
+            ExecutionException notFound = assertThrows(ExecutionException.class, () -> await(follower.renew(77)));
+            assertEquals(EtcdError.LEASE_NOT_FOUND.message(), notFound.getCause().getMessage());
+
+            // the member asked no longer leads: the follower asks again until someone leads
+            raft.follow(3);
+            leases.tick();
+            synchronized (asked) {
+                asked.clear();
+            }
+            CompletableFuture<Long> renewal = follower.renew(2);
+            Thread.sleep(300);
+            assertFalse(renewal.isDone(), "not answered while nobody leads");
+            synchronized (asked) {
+                assertTrue(asked.size() >= 2, "asked again: " + asked.size());
+            }
+            raft.lead(4);
+            assertEquals(60L, await(renewal));
+        }
     }
 
     @Test
