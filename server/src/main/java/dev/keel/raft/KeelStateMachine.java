@@ -41,8 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       applying later ones. The exception propagates into Ratis' apply loop, which closes the server (fail-stop).</li>
  * </ul>
  *
- * <p>Installing a snapshot sent by the leader is not implemented yet (see
- * {@link #notifyInstallSnapshotFromLeader}).
+ * <p>A follower too far behind installs a copy of the leader's state (see {@link #notifyInstallSnapshotFromLeader}).
  */
 final class KeelStateMachine extends BaseStateMachine {
     private static final Logger LOG = LoggerFactory.getLogger(KeelStateMachine.class);
@@ -204,25 +203,36 @@ final class KeelStateMachine extends BaseStateMachine {
     }
 
     /**
-     * The leader has purged the log entries this follower still needs and asks it to install a snapshot.
-     *
-     * <p>TODO(cluster): fetch a checkpoint of the leader's state machine (e.g. a RocksDB checkpoint over the peer
-     * API), load it into the applier, then complete with its (term, index); Ratis then pauses and reinitializes this
-     * state machine, which picks the new position up from the applier. Until then this fails, Ratis keeps this
-     * follower behind and the leader retries; the error is logged at most every 10 s.
+     * The leader has purged the log entries this follower still needs and asks it to install a snapshot: the
+     * applier copies the leader's state ({@link StateMachineApplier#installSnapshot}) and Ratis resumes the log
+     * after the copy's position (it then pauses and {@link #reinitialize reinitializes} this state machine, which
+     * picks the position up from the applier). A failure is logged (at most every 10 s) and the leader asks again.
      */
     @Override
     public CompletableFuture<TermIndex> notifyInstallSnapshotFromLeader(RoleInfoProto roleInfoProto,
                                                                         TermIndex firstTermIndexInLog) {
-        final long now = System.nanoTime();
-        final long last = lastInstallErrorLog.get();
-        if (now - last >= INSTALL_ERROR_LOG_INTERVAL_NANOS && lastInstallErrorLog.compareAndSet(last, now)) {
-            LOG.error("{}: this member is too far behind: the leader's log now starts at {} but this member has "
-                    + "applied only up to {}. Installing a snapshot from the leader is NOT IMPLEMENTED yet, so this "
-                    + "member cannot catch up. Wipe its data and Raft directories and re-add it to the cluster.",
-                    getId(), firstTermIndexInLog, getLastAppliedTermIndex());
+        final String leader = roleInfoProto.hasFollowerInfo()
+                ? RaftPeerId.valueOf(roleInfoProto.getFollowerInfo().getLeaderInfo().getId().getId()).toString()
+                : null;
+        if (leader == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("no leader to install a snapshot from"));
         }
-        return CompletableFuture.failedFuture(new UnsupportedOperationException(
-                "installing a snapshot from the leader is not implemented (needed from " + firstTermIndexInLog + ")"));
+        LOG.info("{}: the leader {} no longer has the entries this member needs (its log starts at {}, this member "
+                + "applied {}); installing a copy of the leader's state", getId(), leader, firstTermIndexInLog,
+                getLastAppliedTermIndex());
+        return applier.installSnapshot(leader).handle((v, err) -> {
+            if (err != null) {
+                final long now = System.nanoTime();
+                final long last = lastInstallErrorLog.get();
+                if (now - last >= INSTALL_ERROR_LOG_INTERVAL_NANOS && lastInstallErrorLog.compareAndSet(last, now)) {
+                    LOG.error("{}: installing the leader's state failed; the leader will ask again", getId(), err);
+                }
+                throw err instanceof java.util.concurrent.CompletionException ce ? ce
+                        : new java.util.concurrent.CompletionException(err);
+            }
+            final TermIndex installed = TermIndex.valueOf(applier.appliedTerm(), applier.appliedIndex());
+            LOG.info("{}: installed the leader's state at {}", getId(), installed);
+            return installed;
+        });
     }
 }

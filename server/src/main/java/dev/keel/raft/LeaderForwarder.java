@@ -7,7 +7,6 @@ import org.apache.ratis.proto.RaftProtos.RaftClientRequestProto;
 import org.apache.ratis.proto.grpc.RaftClientProtocolServiceGrpc;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
-import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.thirdparty.io.grpc.ManagedChannel;
@@ -16,11 +15,11 @@ import org.apache.ratis.thirdparty.io.grpc.netty.NettyChannelBuilder;
 import org.apache.ratis.thirdparty.io.grpc.stub.StreamObserver;
 
 import java.io.IOException;
-import java.util.Collection;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * Sends a follower's proposals to the leader's Ratis client service, one short gRPC stream per request (like Ratis'
@@ -36,15 +35,15 @@ import java.util.concurrent.TimeUnit;
 final class LeaderForwarder implements AutoCloseable {
     private static final int MAX_MESSAGE_BYTES = 64 << 20;
 
-    private final Map<RaftPeerId, String> addresses = new ConcurrentHashMap<>();
-    private final Map<RaftPeerId, ManagedChannel> channels = new ConcurrentHashMap<>();
+    /** A peer's current Raft address (membership changes add members and may move them). */
+    private final Function<RaftPeerId, String> addresses;
+    /** Channels by peer, with the address they were made for. */
+    private final Map<RaftPeerId, Map.Entry<String, ManagedChannel>> channels = new ConcurrentHashMap<>();
     private final long timeoutMillis;
     private volatile boolean closed;
 
-    LeaderForwarder(Collection<RaftPeer> peers, long timeoutMillis) {
-        for (RaftPeer p : peers) {
-            addresses.put(p.getId(), p.getAddress());
-        }
+    LeaderForwarder(Function<RaftPeerId, String> addresses, long timeoutMillis) {
+        this.addresses = addresses;
         this.timeoutMillis = timeoutMillis;
     }
 
@@ -100,14 +99,23 @@ final class LeaderForwarder implements AutoCloseable {
         if (closed) {
             throw new AlreadyClosedException("forwarder is closed");
         }
-        final String address = addresses.get(peer);
+        final String address = addresses.apply(peer);
         if (address == null) {
-            throw new IOException("unknown peer " + peer + " (known: " + addresses.keySet() + ")");
+            throw new IOException("unknown peer " + peer);
         }
-        final ManagedChannel ch = channels.computeIfAbsent(peer, p -> NettyChannelBuilder.forTarget(address)
-                .negotiationType(NegotiationType.PLAINTEXT)
-                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-                .build());
+        final Map.Entry<String, ManagedChannel> entry = channels.compute(peer, (p, old) -> {
+            if (old != null && old.getKey().equals(address)) {
+                return old;
+            }
+            if (old != null) {
+                old.getValue().shutdown();
+            }
+            return Map.entry(address, NettyChannelBuilder.forTarget(address)
+                    .negotiationType(NegotiationType.PLAINTEXT)
+                    .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                    .build());
+        });
+        final ManagedChannel ch = entry.getValue();
         if (closed) {
             ch.shutdownNow();
             throw new AlreadyClosedException("forwarder is closed");
@@ -118,12 +126,12 @@ final class LeaderForwarder implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (ManagedChannel ch : channels.values()) {
-            ch.shutdownNow();
+        for (Map.Entry<String, ManagedChannel> e : channels.values()) {
+            e.getValue().shutdownNow();
         }
-        for (ManagedChannel ch : channels.values()) {
+        for (Map.Entry<String, ManagedChannel> ch : channels.values()) {
             try {
-                ch.awaitTermination(1, TimeUnit.SECONDS);
+                ch.getValue().awaitTermination(1, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;

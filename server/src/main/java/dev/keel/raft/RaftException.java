@@ -30,4 +30,11 @@ public class RaftException extends RuntimeException {
             super(message);
         }
     }
+
+    /** The operation needs the leader and this member is not it (or stopped being it). */
+    public static final class NotLeader extends RaftException {
+        public NotLeader(String message) {
+            super(message);
+        }
+    }
 }

@@ -1,5 +1,7 @@
 package dev.keel.raft;
 
+import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -34,6 +36,25 @@ public interface RaftNode extends AutoCloseable {
     default long term() {
         return status().term();
     }
+
+    /** The Raft configuration as this member knows it. */
+    RaftMembers members();
+
+    /**
+     * Leader only: replaces the configuration with these voters and learners (member id to "host:port"). New voters
+     * first catch up, so this completes only once they have (or fails with {@link RaftException.Timeout}). One
+     * change at a time; fails with {@link RaftException.NotLeader} on a follower.
+     */
+    CompletableFuture<Void> changeMembers(Map<String, String> voters, Map<String, String> learners);
+
+    /**
+     * Leader only: the highest log index each member (this one included) is known to have committed; empty on a
+     * follower.
+     */
+    Map<String, Long> progress();
+
+    /** Hands leadership to {@code memberId}; completes once it has taken over, or fails. */
+    CompletableFuture<Void> transferLeadership(String memberId, Duration timeout);
 
     @Override
     void close() throws Exception;

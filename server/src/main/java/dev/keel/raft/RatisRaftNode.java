@@ -3,7 +3,17 @@ package dev.keel.raft;
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
+import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupInfoReply;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.TransferLeadershipRequest;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
@@ -136,9 +146,9 @@ public final class RatisRaftNode implements RaftNode {
         Objects.requireNonNull(config.memberId(), "memberId");
         Objects.requireNonNull(config.groupSeed(), "groupSeed");
         Objects.requireNonNull(config.dataDir(), "dataDir");
-        if (config.peers() == null || !config.peers().containsKey(config.memberId())) {
-            throw new IllegalArgumentException("peers must contain this member " + config.memberId() + ": "
-                    + config.peers());
+        if (config.peers() == null || config.learners() == null || config.selfAddress() == null) {
+            throw new IllegalArgumentException("peers or learners must contain this member " + config.memberId()
+                    + ": " + config.peers() + ", " + config.learners());
         }
         if (config.requestTimeout() == null || config.requestTimeout().isNegative() || config.requestTimeout().isZero()) {
             throw new IllegalArgumentException("requestTimeout must be positive: " + config.requestTimeout());
@@ -154,16 +164,9 @@ public final class RatisRaftNode implements RaftNode {
         this.groupId = groupIdFor(config.groupSeed());
         this.selfId = RaftPeerId.valueOf(config.memberId());
 
-        final List<RaftPeer> peers = new ArrayList<>();
-        RaftPeer self = null;
-        for (Map.Entry<String, String> e : new TreeMap<>(config.peers()).entrySet()) {
-            final RaftPeer peer = RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).build();
-            peers.add(peer);
-            if (e.getKey().equals(config.memberId())) {
-                self = peer;
-            }
-        }
-        this.selfPeer = self;
+        final List<RaftPeer> peers = new ArrayList<>(toPeers(config.peers(), RaftPeerRole.FOLLOWER));
+        peers.addAll(toPeers(config.learners(), RaftPeerRole.LISTENER));
+        this.selfPeer = peers.stream().filter(p -> p.getId().equals(selfId)).findFirst().orElseThrow();
         this.group = RaftGroup.valueOf(groupId, peers);
         this.stateMachine = new KeelStateMachine(applier);
         this.barriers = new ReadBarrierCoalescer(this::issueBarrier, timeoutNanos);
@@ -175,10 +178,35 @@ public final class RatisRaftNode implements RaftNode {
                 daemonThreads("keel-raft-reply-" + n));
     }
 
-    /** The Raft group id used for a cluster seed (stable across restarts and members). */
+    private static List<RaftPeer> toPeers(Map<String, String> members, RaftPeerRole role) {
+        final List<RaftPeer> out = new ArrayList<>();
+        for (Map.Entry<String, String> e : new TreeMap<>(members).entrySet()) {
+            out.add(RaftPeer.newBuilder().setId(e.getKey()).setAddress(e.getValue()).setStartupRole(role).build());
+        }
+        return out;
+    }
+
+    /** Marks group ids that carry an etcd cluster id in their low 64 bits ("keel-grp"). */
+    private static final long GROUP_ID_MAGIC = 0x6b65656c2d677270L;
+
+    /**
+     * The Raft group id used for a cluster seed (stable across restarts and members). A seed that is an etcd cluster
+     * id in hex is kept readable in the group id, so that a member joining an existing cluster learns the cluster id
+     * from the group its peers serve (see {@link #discover}).
+     */
     static RaftGroupId groupIdFor(String groupSeed) {
-        return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("keel-raft-group:" + groupSeed)
-                .getBytes(StandardCharsets.UTF_8)));
+        try {
+            return RaftGroupId.valueOf(new UUID(GROUP_ID_MAGIC, Long.parseUnsignedLong(groupSeed, 16)));
+        } catch (NumberFormatException e) {
+            return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("keel-raft-group:" + groupSeed)
+                    .getBytes(StandardCharsets.UTF_8)));
+        }
+    }
+
+    /** The seed of a group id made by {@link #groupIdFor} from a hex seed, or null. */
+    private static String seedOf(RaftGroupId id) {
+        final UUID u = id.getUuid();
+        return u.getMostSignificantBits() == GROUP_ID_MAGIC ? Long.toHexString(u.getLeastSignificantBits()) : null;
     }
 
     /** Where Ratis keeps this group's log, metadata and snapshot marker. */
@@ -228,7 +256,8 @@ public final class RatisRaftNode implements RaftNode {
         RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
         RaftServerConfigKeys.setStorageDir(p, List.of(config.dataDir().toFile()));
 
-        final HostPort bind = HostPort.parse(selfPeer.getAddress());
+        final HostPort bind = HostPort.parse(config.bindAddress() != null ? config.bindAddress()
+                : selfPeer.getAddress());
         GrpcConfigKeys.Server.setHost(p, bind.host());
         GrpcConfigKeys.Server.setPort(p, bind.port());
         GrpcConfigKeys.Server.setLeaderOutstandingAppendsMax(p, 2);
@@ -581,10 +610,152 @@ public final class RatisRaftNode implements RaftNode {
                 throw new IllegalStateException("closed");
             }
             if (forwarder == null) {
-                forwarder = new LeaderForwarder(group.getPeers(), config.requestTimeout().toMillis());
+                forwarder = new LeaderForwarder(this::addressOf, config.requestTimeout().toMillis());
             }
             return forwarder;
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // membership
+
+    /** The current Raft address of a member, from the configuration this member has. */
+    private String addressOf(RaftPeerId id) {
+        final RaftServer.Division d = division;
+        final RaftPeer p = d == null ? group.getPeer(id) : d.getRaftConf().getPeer(id, RaftPeerRole.FOLLOWER,
+                RaftPeerRole.LISTENER);
+        return p == null ? null : p.getAddress();
+    }
+
+    @Override
+    public RaftMembers members() {
+        final RaftServer.Division d = division;
+        if (d == null) {
+            return new RaftMembers(config.peers(), config.learners(), false);
+        }
+        final RaftConfiguration conf = d.getRaftConf();
+        final Map<String, String> voters = new TreeMap<>();
+        final Map<String, String> learners = new TreeMap<>();
+        conf.getCurrentPeers(RaftPeerRole.FOLLOWER).forEach(p -> voters.put(p.getId().toString(), p.getAddress()));
+        conf.getCurrentPeers(RaftPeerRole.LISTENER).forEach(p -> learners.put(p.getId().toString(), p.getAddress()));
+        final boolean changing = !conf.getPreviousPeers().isEmpty()
+                || conf.getLogEntryIndex() > d.getRaftLog().getLastCommittedIndex();
+        return new RaftMembers(voters, learners, changing);
+    }
+
+    @Override
+    public CompletableFuture<Void> changeMembers(Map<String, String> voters, Map<String, String> learners) {
+        if (!isRunning()) {
+            return CompletableFuture.failedFuture(stopped());
+        }
+        if (!division.getInfo().isLeader()) {
+            return CompletableFuture.failedFuture(new RaftException.NotLeader("member " + selfId + " is not the leader"));
+        }
+        final SetConfigurationRequest.Arguments args = SetConfigurationRequest.Arguments.newBuilder()
+                .setServersInNewConf(toPeers(voters, RaftPeerRole.FOLLOWER))
+                .setListenersInNewConf(toPeers(learners, RaftPeerRole.LISTENER))
+                .build();
+        final SetConfigurationRequest request = new SetConfigurationRequest(clientId, selfId, groupId,
+                callIds.incrementAndGet(), args);
+        return admin("configuration change", () -> server.setConfigurationAsync(request));
+    }
+
+    @Override
+    public Map<String, Long> progress() {
+        final RaftServer.Division d = division;
+        if (d == null || !d.getInfo().isLeader()) {
+            return Map.of();
+        }
+        final Map<String, Long> out = new TreeMap<>();
+        for (CommitInfoProto ci : d.getCommitInfos()) {
+            out.put(RaftPeerId.valueOf(ci.getServer().getId()).toString(), ci.getCommitIndex());
+        }
+        out.put(selfId.toString(), d.getRaftLog().getLastCommittedIndex());
+        return out;
+    }
+
+    @Override
+    public CompletableFuture<Void> transferLeadership(String memberId, Duration timeout) {
+        if (!isRunning()) {
+            return CompletableFuture.failedFuture(stopped());
+        }
+        final TransferLeadershipRequest request = new TransferLeadershipRequest(clientId, selfId, groupId,
+                callIds.incrementAndGet(), RaftPeerId.valueOf(memberId), timeout.toMillis());
+        return admin("leadership transfer to " + memberId, () -> server.transferLeadershipAsync(request));
+    }
+
+    /** Calls a Ratis admin operation in-process; the result is delivered on the reply executor. */
+    private CompletableFuture<Void> admin(String what, AdminCall call) {
+        CompletableFuture<RaftClientReply> f;
+        try {
+            f = call.call();
+        } catch (IOException | RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.handleAsync((reply, err) -> {
+            final Throwable failure = err != null ? unwrap(err) : reply.isSuccess() ? null : reply.getException();
+            if (failure == null) {
+                return null;
+            }
+            if (failure instanceof NotLeaderException || failure instanceof LeaderNotReadyException
+                    || failure instanceof LeaderSteppingDownException) {
+                throw new CompletionException(new RaftException.NotLeader(what + " failed: " + failure.getMessage()));
+            }
+            if (failure instanceof TimeoutIOException || failure instanceof TimeoutException) {
+                throw new CompletionException(new RaftException.Timeout(what + " timed out: " + failure.getMessage()));
+            }
+            throw new CompletionException(new RaftException(what + " failed: " + failure.getMessage(), failure));
+        }, replyExecutor);
+    }
+
+    @FunctionalInterface
+    private interface AdminCall {
+        CompletableFuture<RaftClientReply> call() throws IOException;
+    }
+
+    /**
+     * What a member joining an existing cluster learns from the members it was told about: the cluster's group seed
+     * (etcd's cluster id in hex) and the current configuration. Tries each address until one answers.
+     *
+     * @throws IOException if none answers or they serve no Keel group
+     */
+    public static Discovered discover(List<String> addresses, Duration timeout) throws IOException {
+        final RaftProperties p = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        RaftClientConfigKeys.Rpc.setRequestTimeout(p, millis(timeout));
+        IOException last = null;
+        for (String address : addresses) {
+            final RaftPeer peer = RaftPeer.newBuilder().setId("discover-" + Math.abs(address.hashCode()))
+                    .setAddress(address).build();
+            try (RaftClient client = RaftClient.newBuilder().setProperties(p)
+                    .setRaftGroup(RaftGroup.valueOf(RaftGroupId.emptyGroupId(), peer))
+                    .setRetryPolicy(RetryPolicies.noRetry()).build()) {
+                for (RaftGroupId gid : client.getGroupManagementApi(peer.getId()).list().getGroupIds()) {
+                    final String seed = seedOf(gid);
+                    if (seed == null) {
+                        continue;
+                    }
+                    final GroupInfoReply info = client.getGroupManagementApi(peer.getId()).info(gid);
+                    final RaftConfigurationProto conf = info.getConf().orElseThrow(
+                            () -> new IOException("member at " + address + " did not report its configuration"));
+                    final Map<String, String> voters = new TreeMap<>();
+                    final Map<String, String> learners = new TreeMap<>();
+                    conf.getPeersList().forEach(rp -> voters.put(RaftPeerId.valueOf(rp.getId()).toString(),
+                            rp.getAddress()));
+                    conf.getListenersList().forEach(rp -> learners.put(RaftPeerId.valueOf(rp.getId()).toString(),
+                            rp.getAddress()));
+                    return new Discovered(seed, new RaftMembers(voters, learners, false));
+                }
+                last = new IOException("member at " + address + " serves no Keel cluster");
+            } catch (IOException | RuntimeException e) {
+                last = e instanceof IOException io ? io : new IOException(e.toString(), e);
+            }
+        }
+        throw last != null ? last : new IOException("no addresses to ask");
+    }
+
+    /** The outcome of {@link #discover}. */
+    public record Discovered(String groupSeed, RaftMembers members) {
     }
 
     // ---------------------------------------------------------------------------------------------------------------

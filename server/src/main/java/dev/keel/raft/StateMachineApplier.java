@@ -29,4 +29,16 @@ public interface StateMachineApplier {
      * covers. The engine may discard log entries up to that index afterwards.
      */
     long persist();
+
+    /**
+     * Replaces the whole state with a copy of the leader's (the leader no longer has the log entries this member
+     * needs). Afterwards {@link #appliedIndex()} / {@link #appliedTerm()} report the copy's position. Called off the
+     * apply thread while nothing is being applied.
+     *
+     * @param leaderId member id (hex) of the leader to copy from
+     */
+    default java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderId) {
+        return java.util.concurrent.CompletableFuture.failedFuture(
+                new UnsupportedOperationException("this state machine cannot install snapshots"));
+    }
 }
