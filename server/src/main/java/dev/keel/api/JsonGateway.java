@@ -23,7 +23,11 @@ import dev.keel.proto.v3electionpb.LeaderRequest;
 import dev.keel.proto.v3electionpb.ResignRequest;
 import dev.keel.proto.etcdserverpb.CompactionRequest;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
+import dev.keel.proto.etcdserverpb.MemberAddRequest;
 import dev.keel.proto.etcdserverpb.MemberListRequest;
+import dev.keel.proto.etcdserverpb.MemberPromoteRequest;
+import dev.keel.proto.etcdserverpb.MemberRemoveRequest;
+import dev.keel.proto.etcdserverpb.MemberUpdateRequest;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.RangeRequest;
 import dev.keel.proto.etcdserverpb.StatusRequest;
@@ -91,7 +95,15 @@ public class JsonGateway {
         rpc("/v3/kv/txn", TxnRequest.getDefaultInstance(), r -> Main.server().txn(r));
         rpc("/v3/kv/compaction", CompactionRequest.getDefaultInstance(), r -> Main.server().compact(r));
         rpc("/v3/cluster/member/list", MemberListRequest.getDefaultInstance(),
-                r -> CompletableFuture.completedFuture(ClusterService.memberList(Main.server())));
+                r -> ClusterService.memberList(Main.server(), r));
+        rpc("/v3/cluster/member/add", MemberAddRequest.getDefaultInstance(),
+                r -> ClusterService.memberAdd(Main.server(), r));
+        rpc("/v3/cluster/member/remove", MemberRemoveRequest.getDefaultInstance(),
+                r -> ClusterService.memberRemove(Main.server(), r));
+        rpc("/v3/cluster/member/update", MemberUpdateRequest.getDefaultInstance(),
+                r -> ClusterService.memberUpdate(Main.server(), r));
+        rpc("/v3/cluster/member/promote", MemberPromoteRequest.getDefaultInstance(),
+                r -> ClusterService.memberPromote(Main.server(), r));
         rpc("/v3/lease/grant", LeaseGrantRequest.getDefaultInstance(), r -> Main.server().leaseGrant(r));
         rpc("/v3/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
         rpc("/v3/kv/lease/revoke", LeaseRevokeRequest.getDefaultInstance(), r -> Main.server().leaseRevoke(r));
@@ -125,10 +137,6 @@ public class JsonGateway {
                 r -> CompletableFuture.completedFuture(Main.server().status()));
 
         String[][] notYet = {
-                {"/v3/cluster/member/add", "etcdserverpb.Cluster/MemberAdd"},
-                {"/v3/cluster/member/remove", "etcdserverpb.Cluster/MemberRemove"},
-                {"/v3/cluster/member/update", "etcdserverpb.Cluster/MemberUpdate"},
-                {"/v3/cluster/member/promote", "etcdserverpb.Cluster/MemberPromote"},
                 {"/v3/auth/enable", "etcdserverpb.Auth/AuthEnable"},
                 {"/v3/auth/disable", "etcdserverpb.Auth/AuthDisable"},
                 {"/v3/auth/status", "etcdserverpb.Auth/AuthStatus"},

@@ -4,7 +4,10 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
+import dev.keel.membership.MemberStore;
 import dev.keel.metrics.Metrics;
+import dev.keel.proto.etcdserverpb.Member;
+import dev.keel.proto.internal.MemberChangeResponse;
 import dev.keel.mvcc.KvApplier;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.internal.InternalBatch;
@@ -36,11 +39,13 @@ final class Applier implements StateMachineApplier {
     private final LeaseApplier leases;
     private final AlarmStore alarms;
     private final DowngradeState downgrade;
+    private final MemberStore members;
     private volatile long appliedIndex;
     private volatile long appliedTerm;
 
     Applier(Storage storage, MvccStore mvcc, KvApplier kv, Lessor lessor, AlarmStore alarms,
-            DowngradeState downgrade) {
+            DowngradeState downgrade, MemberStore members) {
+        this.members = members;
         this.storage = storage;
         this.alarms = alarms;
         this.downgrade = downgrade;
@@ -89,6 +94,7 @@ final class Applier implements StateMachineApplier {
             lessor.commit(rows);
             alarms.commit(rows);
             downgrade.commit(rows);
+            members.commit(rows);
             rows.put(meta, APPLIED, ByteBuffer.allocate(16).putLong(index).putLong(term).array());
             long t0 = System.nanoTime();
             storage.write(rows);
@@ -144,6 +150,15 @@ final class Applier implements StateMachineApplier {
             case LEASE_CHECKPOINT -> resp.setLeaseCheckpoint(leases.checkpoint(txn, req.getLeaseCheckpoint()));
             case ALARM -> resp.setAlarm(alarms.apply(req.getAlarm()));
             case DOWNGRADE_INFO_SET -> downgrade.apply(req.getDowngradeInfoSet());
+            case MEMBER_BOOTSTRAP -> members.bootstrap(req.getMemberBootstrap());
+            case MEMBER_CHANGE -> {
+                Member m = members.apply(req.getMemberChange());
+                MemberChangeResponse.Builder b = MemberChangeResponse.newBuilder().addAllMembers(members.members());
+                if (m != null) {
+                    b.setMember(m);
+                }
+                resp.setMemberChange(b);
+            }
             default -> throw new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
                     "etcdserver: unsupported request " + req.getRequestCase());
         }

@@ -24,6 +24,9 @@ public final class Errors {
         if (t instanceof RaftException.Timeout) {
             return EtcdError.TIMEOUT.exception();
         }
+        if (t instanceof RaftException.NotLeader) {
+            return EtcdError.NOT_LEADER.exception();
+        }
         if (t instanceof RaftException.Stopped) {
             return EtcdError.STOPPED.exception();
         }

@@ -38,6 +38,9 @@ public final class EtcdConfig {
                     "Raise an alarm when the backend size exceeds this quota (0 = default 2 GiB, negative = none)."),
             new Flag("snapshot-count", "10000", false,
                     "Number of committed entries that trigger a snapshot (and allow Raft log truncation)."),
+            new Flag("max-learners", "1", false, "Maximum number of learner members in the cluster."),
+            new Flag("strict-reconfig-check", "true", true,
+                    "Reject reconfiguration requests that would cause quorum loss."),
             new Flag("heartbeat-interval", "100", false, "Time (in milliseconds) of a heartbeat interval."),
             new Flag("election-timeout", "1000", false, "Time (in milliseconds) for an election to timeout."),
             new Flag("experimental-watch-progress-notify-interval", "10m", false,
@@ -147,6 +150,10 @@ public final class EtcdConfig {
     }
 
     private void validate() {
+        boolFlag("strict-reconfig-check");
+        if (maxLearners() < 0) {
+            throw new ConfigException("--max-learners must not be negative");
+        }
         for (String f : List.of("max-request-bytes", "max-txn-ops", "quota-backend-bytes", "snapshot-count",
                 "heartbeat-interval", "election-timeout")) {
             longFlag(f);
@@ -327,6 +334,19 @@ public final class EtcdConfig {
      */
     public long maxRequestBytesWithOverhead() {
         return maxRequestBytes() + GRPC_OVERHEAD_BYTES;
+    }
+
+    public int maxLearners() {
+        return (int) longFlag("max-learners");
+    }
+
+    public boolean strictReconfigCheck() {
+        return boolFlag("strict-reconfig-check");
+    }
+
+    /** Whether this member joins a running cluster (--initial-cluster-state=existing). */
+    public boolean joinsExistingCluster() {
+        return initialClusterState().equals("existing");
     }
 
     public int maxTxnOps() {

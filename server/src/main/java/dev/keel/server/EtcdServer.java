@@ -28,7 +28,9 @@ import dev.keel.proto.etcdserverpb.ResponseHeader;
 import dev.keel.proto.etcdserverpb.StatusResponse;
 import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.TxnResponse;
+import dev.keel.membership.MemberStore;
 import dev.keel.proto.internal.InternalRequest;
+import dev.keel.proto.internal.MemberChangeResponse;
 import dev.keel.proto.mvccpb.KeyValue;
 import dev.keel.proto.internal.InternalResponse;
 import dev.keel.raft.RaftConfig;
@@ -83,6 +85,8 @@ public final class EtcdServer implements AutoCloseable {
     private final Lessor lessor;
     private final Leases leases;
     private final Maintenance maintenance;
+    private final MemberStore memberStore;
+    private final Membership membership;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
@@ -95,12 +99,15 @@ public final class EtcdServer implements AutoCloseable {
         this.validator = new RequestValidator(config.maxTxnOps());
         AlarmStore alarms = new AlarmStore(storage);
         DowngradeState downgrade = new DowngradeState(storage);
-        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade);
+        this.memberStore = new MemberStore(storage, MvccStore.META_COLUMN, config.maxLearners());
+        Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, memberStore);
         Map<String, String> peers = new LinkedHashMap<>();
-        identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), url.getHost() + ":" + url.getPort()));
+        identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), MemberIdentity.hostPort(url)));
+        Map<String, String> learners = new LinkedHashMap<>();
+        identity.learners().forEach((id, url) -> learners.put(ClusterIds.hex(id), MemberIdentity.hostPort(url)));
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
-                peers, config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7),
-                config.snapshotCount());
+                peers, learners, MemberIdentity.hostPort(config.listenPeerUrl()),
+                config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7), config.snapshotCount());
         this.raft = new RatisRaftNode(rc, applier);
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
@@ -127,7 +134,16 @@ public final class EtcdServer implements AutoCloseable {
                 Maintenance.QUOTA_REFRESH_NANOS);
         this.maintenance = new Maintenance(this, storage, mvcc, raft, alarms, downgrade, quota, readers,
                 req -> propose(() -> { }, req));
+        this.membership = new Membership(config, identity, memberStore, raft, req -> propose(() -> { }, req),
+                EtcdServer::exitRemoved);
         registerMetrics();
+    }
+
+    /** A removed member stops, as etcd's does ("the member has been permanently removed from the cluster"). */
+    private static void exitRemoved() {
+        Thread t = new Thread(() -> System.exit(0), "removed-member-exit");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** The metrics whose values live here, read on each scrape (etcd 3.6's names and help texts). */
@@ -180,6 +196,7 @@ public final class EtcdServer implements AutoCloseable {
         try {
             s.raft.start();
             s.leases.start();
+            s.membership.start(s.timer);
         } catch (Exception e) {
             s.close();
             throw e;
@@ -224,6 +241,9 @@ public final class EtcdServer implements AutoCloseable {
             validator.checkRange(r);
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
+        }
+        if (!r.getSerializable() && raft.status().isLearner()) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
         CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
         return ready.thenApplyAsync(v -> {
@@ -274,6 +294,9 @@ public final class EtcdServer implements AutoCloseable {
         InternalRequest request;
         int size;
         try {
+            if (raft.status().isLearner()) {
+                throw EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception();
+            }
             validation.run();
             request = req.setId(requestIds.incrementAndGet()).build();
             size = request.getSerializedSize();
@@ -429,24 +452,45 @@ public final class EtcdServer implements AutoCloseable {
         return maintenance;
     }
 
-    /** The members as this member knows them (from bootstrap until membership changes land). */
+    /** The members (etcd's MemberList). */
     public List<Member> members() {
-        List<Member> out = new ArrayList<>();
-        identity.peers().forEach((id, url) -> {
-            Member.Builder m = Member.newBuilder().setID(id).addPeerURLs(url.toString());
-            if (id == identity.memberId()) {
-                m.setName(config.name());
-                for (URI u : config.advertiseClientUrls()) {
-                    m.addClientURLs(u.toString());
-                }
-            }
-            out.add(m.build());
-        });
-        return out;
+        return membership.list();
+    }
+
+    /** MemberList with linearizable=true: the list as of a read barrier. */
+    public CompletableFuture<List<Member>> membersLinearizable() {
+        if (raft.status().isLearner()) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
+        }
+        return raft.readBarrier().thenApply(v -> membership.list());
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberAdd(List<String> peerUrls, boolean learner) {
+        return membership.add(peerUrls, learner);
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberRemove(long id) {
+        return membership.remove(id);
+    }
+
+    public CompletableFuture<MemberChangeResponse> memberUpdate(long id, List<String> peerUrls) {
+        return membership.update(id, peerUrls);
+    }
+
+    /** Fails with "not leader" on a follower; the API layer then asks the leader ({@link #leaderClientUrls}). */
+    public CompletableFuture<MemberChangeResponse> memberPromote(long id) {
+        return membership.promote(id);
+    }
+
+    /** The client URLs the leader published, or empty if no leader is known. */
+    public List<URI> leaderClientUrls() {
+        String leader = raft.status().leaderId();
+        return leader == null ? List.of() : membership.clientUrls(leader);
     }
 
     @Override
     public void close() {
+        membership.close();
         leases.close();
         try {
             raft.close();

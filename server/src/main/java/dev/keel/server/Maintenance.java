@@ -200,8 +200,9 @@ public final class Maintenance {
         if (r.getTargetID() == server.memberId()) {
             return CompletableFuture.completedFuture(MoveLeaderResponse.getDefaultInstance()); // etcd: no header
         }
-        return CompletableFuture.failedFuture(new EtcdException(EtcdError.Codes.UNIMPLEMENTED,
-                "etcdserver: leader transfer to another member is not supported yet"));
+        // etcd waits for the transfer up to its request timeout; its answer has no header
+        return raft.transferLeadership(ClusterIds.hex(r.getTargetID()), java.time.Duration.ofSeconds(5))
+                .thenApply(v -> MoveLeaderResponse.getDefaultInstance());
     }
 
     // ---- Downgrade ---------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 package dev.keel.server;
 
+import dev.keel.raft.RaftMembers;
+import dev.keel.raft.RatisRaftNode;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -9,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,11 +20,19 @@ import java.util.Map;
 import java.util.Properties;
 
 /**
- * Who this member is: its id, its cluster's id and the bootstrap members. Derived from the flags on first start
- * and kept in {@code member/identity} so that later starts (like etcd's) ignore the --initial-* flags and keep
+ * Who this member is: its id, its cluster's id and the Raft members it first started with. Made on first start
+ * and kept in {@code member/identity}, so that later starts (like etcd's) ignore the --initial-* flags and keep
  * their ids.
+ *
+ * <p>A member of a new cluster derives everything from --initial-cluster and --initial-cluster-token as etcd does.
+ * A member joining a running cluster (--initial-cluster-state=existing, after {@code member add}) asks the other
+ * members listed in --initial-cluster for the cluster id and the current members, and finds itself among them by
+ * its peer URL.
+ *
+ * @param peers    voters at first start, member id to peer URL
+ * @param learners learners at first start (a joining member is one of them; empty for a bootstrap member)
  */
-record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers) {
+record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<Long, URI> learners) {
 
     static MemberIdentity loadOrCreate(EtcdConfig config) {
         Path file = config.dataDir().resolve("member").resolve("identity");
@@ -28,7 +40,7 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers) {
             if (Files.exists(file)) {
                 return read(file);
             }
-            MemberIdentity id = derive(config);
+            MemberIdentity id = config.joinsExistingCluster() ? join(config) : derive(config);
             write(file, id);
             return id;
         } catch (IOException e) {
@@ -46,7 +58,75 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers) {
                 self = id;
             }
         }
-        return new MemberIdentity(self, ClusterIds.clusterId(new ArrayList<>(peers.keySet())), peers);
+        return new MemberIdentity(self, ClusterIds.clusterId(new ArrayList<>(peers.keySet())), peers, Map.of());
+    }
+
+    /** How long a joining member keeps asking (the leader adds it to Raft shortly after {@code member add}). */
+    private static final Duration JOIN_PATIENCE = Duration.ofSeconds(15);
+
+    static MemberIdentity join(EtcdConfig config) {
+        List<URI> mine = config.initialCluster().get(config.name());
+        List<String> others = new ArrayList<>();
+        config.initialCluster().forEach((name, urls) -> {
+            if (!name.equals(config.name())) {
+                urls.forEach(u -> others.add(hostPort(u)));
+            }
+        });
+        if (others.isEmpty()) {
+            throw new EtcdConfig.ConfigException("--initial-cluster-state=existing needs the running members in "
+                    + "--initial-cluster besides this member");
+        }
+        long deadline = System.nanoTime() + JOIN_PATIENCE.toNanos();
+        String problem;
+        while (true) {
+            try {
+                RatisRaftNode.Discovered d = RatisRaftNode.discover(others, Duration.ofSeconds(3));
+                RaftMembers m = d.members();
+                String selfId = find(m.learners(), mine);
+                if (selfId == null) {
+                    selfId = find(m.voters(), mine);
+                }
+                if (selfId != null) {
+                    return new MemberIdentity(Long.parseUnsignedLong(selfId, 16),
+                            Long.parseUnsignedLong(d.groupSeed(), 16), toUris(m.voters()), toUris(m.learners()));
+                }
+                problem = "no member with peer URL " + mine + " in cluster " + d.groupSeed() + " (members "
+                        + m.voters().keySet() + ", learners " + m.learners().keySet()
+                        + "); add it first with 'etcdctl member add " + config.name() + " --peer-urls=...'";
+            } catch (IOException e) {
+                problem = "cannot reach the running members " + others + ": " + e.getMessage();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new EtcdConfig.ConfigException("cannot join the existing cluster: " + problem);
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EtcdConfig.ConfigException("interrupted while joining the cluster");
+            }
+        }
+    }
+
+    private static String find(Map<String, String> members, List<URI> mine) {
+        for (Map.Entry<String, String> e : members.entrySet()) {
+            for (URI u : mine) {
+                if (e.getValue().equals(hostPort(u))) {
+                    return e.getKey();
+                }
+            }
+        }
+        return null;
+    }
+
+    private static Map<Long, URI> toUris(Map<String, String> members) {
+        Map<Long, URI> out = new LinkedHashMap<>();
+        members.forEach((id, addr) -> out.put(Long.parseUnsignedLong(id, 16), URI.create("http://" + addr)));
+        return out;
+    }
+
+    static String hostPort(URI u) {
+        return u.getHost() + ":" + u.getPort();
     }
 
     private static MemberIdentity read(Path file) throws IOException {
@@ -54,13 +134,26 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers) {
         try (var in = Files.newBufferedReader(file)) {
             p.load(in);
         }
-        Map<Long, URI> peers = new LinkedHashMap<>();
-        for (String part : p.getProperty("peers").split(",")) {
-            int eq = part.indexOf('=');
-            peers.put(Long.parseUnsignedLong(part.substring(0, eq), 16), URI.create(part.substring(eq + 1)));
-        }
         return new MemberIdentity(Long.parseUnsignedLong(p.getProperty("member_id"), 16),
-                Long.parseUnsignedLong(p.getProperty("cluster_id"), 16), peers);
+                Long.parseUnsignedLong(p.getProperty("cluster_id"), 16), parse(p.getProperty("peers", "")),
+                parse(p.getProperty("learners", "")));
+    }
+
+    private static Map<Long, URI> parse(String list) {
+        Map<Long, URI> out = new LinkedHashMap<>();
+        for (String part : list.split(",")) {
+            int eq = part.indexOf('=');
+            if (eq > 0) {
+                out.put(Long.parseUnsignedLong(part.substring(0, eq), 16), URI.create(part.substring(eq + 1)));
+            }
+        }
+        return out;
+    }
+
+    private static String format(Map<Long, URI> members) {
+        List<String> out = new ArrayList<>();
+        members.forEach((k, v) -> out.add(ClusterIds.hex(k) + "=" + v));
+        return String.join(",", out);
     }
 
     private static void write(Path file, MemberIdentity id) throws IOException {
@@ -68,9 +161,8 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers) {
         Properties p = new Properties();
         p.setProperty("member_id", ClusterIds.hex(id.memberId()));
         p.setProperty("cluster_id", ClusterIds.hex(id.clusterId()));
-        List<String> peers = new ArrayList<>();
-        id.peers().forEach((k, v) -> peers.add(ClusterIds.hex(k) + "=" + v));
-        p.setProperty("peers", String.join(",", peers));
+        p.setProperty("peers", format(id.peers()));
+        p.setProperty("learners", format(id.learners()));
         Path tmp = file.resolveSibling("identity.tmp");
         try (Writer w = Files.newBufferedWriter(tmp)) {
             p.store(w, "member identity; do not edit");

@@ -1,6 +1,7 @@
 package dev.keel.server;
 
 import com.google.protobuf.ByteString;
+import dev.keel.membership.MemberStore;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.etcdserverpb.ResponseHeader;
 import dev.keel.proto.etcdserverpb.SnapshotResponse;
@@ -56,9 +57,18 @@ public final class SnapshotStream implements AutoCloseable {
         LOG.infof("sending database snapshot to client: revision %d, %d bytes", revision, total);
     }
 
-    /** What stays behind: the applied Raft index (a member restored from the snapshot starts a new log). */
+    /**
+     * What stays behind: the applied Raft index and the member list (a member restored from the snapshot starts a
+     * new log in a new cluster, whose members come from the restore's flags).
+     */
     static boolean excluded(String column, byte[] key) {
-        return column.equals(MvccStore.META_COLUMN) && Arrays.equals(key, Applier.APPLIED);
+        return column.equals(MvccStore.META_COLUMN) && (Arrays.equals(key, Applier.APPLIED)
+                || startsWith(key, MemberStore.MEMBER_PREFIX) || startsWith(key, MemberStore.REMOVED_PREFIX));
+    }
+
+    private static boolean startsWith(byte[] key, String prefix) {
+        byte[] p = prefix.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return key.length >= p.length && Arrays.equals(key, 0, p.length, p, 0, p.length);
     }
 
     /** The MVCC revision the snapshot holds. */

@@ -51,7 +51,7 @@ class ApplierLeaseTest {
         lessor = new Lessor(storage, new Lessor.Config(2, 300_000_000_000L, 7_000_000_000L, 1000), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
         applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, new AlarmStore(storage),
-                new DowngradeState(storage));
+                new DowngradeState(storage), new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1));
         index = applier.appliedIndex();
     }
 

@@ -75,6 +75,27 @@ class LeasesTest {
         }
 
         @Override
+        public dev.keel.raft.RaftMembers members() {
+            return new dev.keel.raft.RaftMembers(java.util.Map.of("1", "127.0.0.1:1"), java.util.Map.of(), false);
+        }
+
+        @Override
+        public CompletableFuture<Void> changeMembers(java.util.Map<String, String> voters,
+                                                     java.util.Map<String, String> learners) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Map<String, Long> progress() {
+            return java.util.Map.of();
+        }
+
+        @Override
+        public CompletableFuture<Void> transferLeadership(String memberId, java.time.Duration timeout) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
         public void close() {
         }
     }
