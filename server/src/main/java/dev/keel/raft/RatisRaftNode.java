@@ -728,7 +728,9 @@ public final class RatisRaftNode implements RaftNode {
             final RaftPeer peer = RaftPeer.newBuilder().setId("discover-" + Math.abs(address.hashCode()))
                     .setAddress(address).build();
             try (RaftClient client = RaftClient.newBuilder().setProperties(p)
-                    .setRaftGroup(RaftGroup.valueOf(RaftGroupId.emptyGroupId(), peer))
+                    // any group id but the empty one (Ratis refuses the empty group with peers); group
+                    // management calls do not depend on it
+                    .setRaftGroup(RaftGroup.valueOf(RaftGroupId.randomId(), peer))
                     .setRetryPolicy(RetryPolicies.noRetry()).build()) {
                 for (RaftGroupId gid : client.getGroupManagementApi(peer.getId()).list().getGroupIds()) {
                     final String seed = seedOf(gid);

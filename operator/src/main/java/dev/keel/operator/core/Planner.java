@@ -40,6 +40,12 @@ public final class Planner {
             return create(obs, p, op, clusterToken);
         }
         if (obs.members() == null) {
+            if (op != null && (op.type() == Type.Upgrade || op.type() == Type.Downgrade)
+                    && (op.step() == Step.RollCreatePod || op.step() == Step.HealthGate)) {
+                // the member being restarted may be the only one (or the one whose absence stops answers):
+                // restarting it is how the cluster comes back, so the roll goes on; its gate has a timeout
+                return rollUnanswered(obs, p, op);
+            }
             return quorumLost(op, "no member answers MemberList");
         }
         Counts c = counts(obs);
@@ -547,6 +553,23 @@ public final class Planner {
         int k = p.ordinalOf(leader.name());
         return Decision.wait(op.to(Step.RollDeletePod, k, obs.now()), phase, "UpdatingMember",
                 "updating the only member " + leader.name() + " to " + target);
+    }
+
+    private Decision rollUnanswered(Observation obs, Policy p, Operation op) {
+        Phase phase = op.type() == Type.Downgrade ? Phase.Downgrading : Phase.Upgrading;
+        int k = op.ordinal();
+        String name = p.memberName(k);
+        PodState pod = obs.pods().get(k);
+        if (op.step() == Step.RollCreatePod && pod == null) {
+            // the data dir exists, so the --initial-* flags are ignored and the member keeps its identity
+            MemberSpec spec = new MemberSpec(k, name, op.targetVersion(), name + "=" + addressing.peerUrl(name),
+                    false, null, null);
+            return Decision.of(new Action.CreateMember(spec), op.to(Step.HealthGate, obs.now()), phase,
+                    "MemberRestarted", "started " + name + " with version " + op.targetVersion());
+        }
+        Operation next = op.step() == Step.RollCreatePod ? op.to(Step.HealthGate, obs.now()) : op.stable(null);
+        return timeoutOr(obs, p, op, phase, Decision.wait(next, phase, "HealthGate", "waiting for " + name
+                + " to serve again (no member answers yet)"));
     }
 
     /** The decision, unless the current step has run past the gate timeout: then the update stops. */

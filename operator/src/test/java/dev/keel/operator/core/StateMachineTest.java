@@ -295,6 +295,15 @@ class StateMachineTest {
     }
 
     @Test
+    void singleMemberRollGoesOnWhileNothingAnswers() {
+        bootstrap(1);
+        policy = policy.withVersion("3.6.1");
+        runUntil("rolled", t -> t.stable() && f.pods.get(0).version.equals("3.6.1"), 100);
+        assertEquals(List.of("delete demo-0", "create demo-0 3.6.1 existing"), f.calls);
+        assertFalse(hasEvent("QuorumLost"), events.toString());
+    }
+
+    @Test
     void invalidUpgradePathIsRefused() {
         bootstrap(1);
         policy = policy.withVersion("3.8.0");
