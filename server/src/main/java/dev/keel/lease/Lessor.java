@@ -172,6 +172,40 @@ public final class Lessor {
         LOG.infof("lessor restored %d leases (minimum TTL %d s)", leases.size(), config.minTtlSeconds());
     }
 
+    /**
+     * Replaces every lease with those in storage now (a snapshot installed from the leader): drops the old leases
+     * and attachments, loads the stored ones, then runs {@code attach} (which re-attaches the live keys through
+     * {@link #restoreKey}) while still holding this lessor, so no caller sees leases without their keys. Renewals
+     * waiting for an expired lease that the new state no longer has fail with lease not found. On the primary, the loaded leases get
+     * fresh expiries (now + remaining TTL), as granted leases do. Not concurrent with the apply thread.
+     */
+    public void reload(Runnable attach) {
+        List<Lease> gone;
+        synchronized (this) {
+            gone = new ArrayList<>(leases.values());
+            leases.clear();
+            itemMap.clear();
+            dirty.clear();
+            expiryQueue.clear();
+            registered.clear();
+            checkpointQueue.clear();
+            recover();
+            gone.removeIf(l -> leases.containsKey(l.id));
+            attach.run();
+            if (primary) {
+                long now = now();
+                for (Lease l : leases.values()) {
+                    l.refresh(now, 0);
+                    register(l);
+                    scheduleCheckpoint(l);
+                }
+            }
+        }
+        for (Lease l : gone) {
+            l.revoked.complete(null);
+        }
+    }
+
     private long now() {
         return clock.getAsLong() - origin;
     }

@@ -46,7 +46,17 @@ public final class MvccStore implements AutoCloseable, KvReader {
     private final Storage storage;
     private final Storage.Column kv;
     private final Storage.Column meta;
-    private final TreeIndex index = new TreeIndex();
+    /** Replaced as a whole by {@link #replaceContents}. */
+    private volatile TreeIndex index = new TreeIndex();
+    /**
+     * Held shared by reads that touch the index or the {@code kv} column from threads other than the apply thread
+     * (ranges, watch history, HashKV), exclusively by {@link #replaceContents} while storage is rewritten and
+     * the in-memory state rebuilt, so no read sees a mix of the old and the new contents.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock contents =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
+    /** Bumped by {@link #replaceContents}: background compactions of an earlier generation stop. */
+    private volatile long generation;
     private volatile long currentRev = 1;
     private volatile long compactRev = -1;
     private final ExecutorService compactor = Executors.newSingleThreadExecutor(r -> {
@@ -69,7 +79,6 @@ public final class MvccStore implements AutoCloseable, KvReader {
         this.kv = storage.column(KV_COLUMN);
         this.meta = storage.column(META_COLUMN);
         restore();
-        liveKeys.add(index.range(new byte[]{0}, new byte[0], currentRev, 0, null));
         this.watchHub = new WatchHub(this, currentRev);
     }
 
@@ -91,6 +100,15 @@ public final class MvccStore implements AutoCloseable, KvReader {
      * revision order, read from disk. Deletions carry the key and the deletion's revision.
      */
     List<Event> history(byte[] key, byte[] end, long fromRev, long toRev) {
+        contents.readLock().lock();
+        try {
+            return historyLocked(key, end, fromRev, toRev);
+        } finally {
+            contents.readLock().unlock();
+        }
+    }
+
+    private List<Event> historyLocked(byte[] key, byte[] end, long fromRev, long toRev) {
         List<Event> out = new ArrayList<>();
         storage.scan(kv, Revision.startKey(fromRev), Revision.startKey(toRev + 1), (k, v) -> {
             KeyValue rec = parse(v);
@@ -139,8 +157,57 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 scheduledCompaction = finished;
             }
         }
+        liveKeys.reset();
+        liveKeys.add(index.range(new byte[]{0}, new byte[0], currentRev, 0, null));
         LOG.infof("mvcc store restored: %d keys, current revision %d, compacted at %d",
                 index.size(), currentRev, compactRev);
+    }
+
+    /**
+     * Replaces the store's whole contents (a snapshot installed from the leader, etcd's store.Restore): stops the
+     * background compaction, runs {@code rewrite} (which rewrites storage), rebuilds the key index, the revisions
+     * and the compaction state from storage, then runs {@code afterRebuild} (other state derived from storage).
+     * Reads wait meanwhile and then see the new contents; none sees a mix. Watchers that were synced become
+     * unsynced (etcd's watchableStore.Restore): each catches up from the new history from the revision after the
+     * last one it was handed, or is cancelled as compacted if that revision is below the new compaction.
+     *
+     * <p>Must not run concurrently with the apply thread (the caller stops applying while it runs). If
+     * {@code rewrite} or the rebuild fails, the exception propagates and the in-memory state is undefined: the
+     * caller must replace the contents again (for example with empty storage).
+     */
+    public void replaceContents(Runnable rewrite, Runnable afterRebuild) {
+        contents.writeLock().lock();
+        try {
+            generation++;
+            try {
+                // a compaction still running from the old contents must not touch the new ones
+                compactor.submit(() -> { }).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while stopping the compactor", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException(e);
+            }
+            rewrite.run();
+            index = new TreeIndex();
+            currentRev = 1;
+            compactRev = -1;
+            scheduledCompaction = -1;
+            lastPhysicalCompaction = -1;
+            restore();
+            physicalCompactions.entrySet().removeIf(e -> {
+                if (e.getKey() <= lastPhysicalCompaction) {
+                    e.getValue().complete(null);
+                    return true;
+                }
+                return false;
+            });
+            watchHub.restored(currentRev);
+            afterRebuild.run();
+        } finally {
+            contents.writeLock().unlock();
+        }
+        watchHub.wakeUp();
     }
 
     /** The current and compacted revisions of a store as a snapshot view of its storage sees them. */
@@ -206,9 +273,14 @@ public final class MvccStore implements AutoCloseable, KvReader {
      */
     @Override
     public RangeResult range(byte[] key, byte[] end, long rev, long limit, boolean countOnly) {
-        long cur = currentRev;
-        long atRev = checkReadRevision(rev, cur);
-        return read(key, end, atRev, cur, limit, countOnly, null);
+        contents.readLock().lock();
+        try {
+            long cur = currentRev;
+            long atRev = checkReadRevision(rev, cur);
+            return read(key, end, atRev, cur, limit, countOnly, null);
+        } finally {
+            contents.readLock().unlock();
+        }
     }
 
     private long checkReadRevision(long rev, long cur) {
@@ -473,9 +545,13 @@ public final class MvccStore implements AutoCloseable, KvReader {
     private void schedulePhysicalCompaction(long rev, Set<Revision> keep, boolean recordHash) {
         long prev = scheduledCompaction; // the compaction in force before this one (unused when resuming)
         scheduledCompaction = rev;
+        long gen = generation;
         compactor.execute(() -> {
+            if (gen != generation) {
+                return; // the store's contents were replaced meanwhile; the new contents schedule their own
+            }
             try {
-                removeHistory(rev, keep, recordHash ? compactionHasher(prev, rev, keep) : null);
+                removeHistory(rev, keep, recordHash ? compactionHasher(prev, rev, keep) : null, gen);
             } catch (RuntimeException e) {
                 LOG.errorf(e, "physical compaction at %d failed", rev);
             }
@@ -510,6 +586,15 @@ public final class MvccStore implements AutoCloseable, KvReader {
      * revision before it), as etcd 3.6 does. Fails like a read below the compaction or above the current revision.
      */
     public HashKvResult hashByRev(long rev) {
+        contents.readLock().lock();
+        try {
+            return hashByRevLocked(rev);
+        } finally {
+            contents.readLock().unlock();
+        }
+    }
+
+    private HashKvResult hashByRevLocked(long rev) {
         KvHasher.KeyValueHash recorded = compactionHashes.find(rev);
         if (recorded != null) {
             return new HashKvResult(recorded, currentRev);
@@ -539,19 +624,19 @@ public final class MvccStore implements AutoCloseable, KvReader {
         }
     }
 
-    private void removeHistory(long rev, Set<Revision> keep, KvHasher hasher) {
+    private void removeHistory(long rev, Set<Revision> keep, KvHasher hasher, long gen) {
         long started = System.nanoTime();
         long[] removed = {0};
         byte[][] from = {null};
         byte[] to = Revision.startKey(rev + 1);
         while (true) {
-            if (closing) {
-                return; // unfinished: restore() schedules it again at the next start
+            if (closing || gen != generation) {
+                return; // unfinished: restore() schedules it again at the next start (or reload)
             }
             List<byte[]> doomed = new ArrayList<>();
             byte[][] next = {null};
             storage.scan(kv, from[0], to, (k, v) -> {
-                if (doomed.size() >= COMPACT_BATCH || closing) {
+                if (doomed.size() >= COMPACT_BATCH || closing || gen != generation) {
                     next[0] = k;
                     return false;
                 }
@@ -563,7 +648,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
                 }
                 return true;
             });
-            if (closing) {
+            if (closing || gen != generation) {
                 return;
             }
             try (Storage.Batch b = storage.newBatch()) {

@@ -281,6 +281,41 @@ public final class WatchHub implements AutoCloseable {
         }
     }
 
+    /**
+     * The store's contents were replaced (a snapshot from the leader) and its current revision is now {@code rev}.
+     * As etcd's watchableStore.Restore: every synced watcher becomes unsynced, to catch up from the new history
+     * from the revision after the last one it was handed (or be cancelled as compacted if the new contents are
+     * compacted past it); nothing it was handed is handed again. Unsynced watchers go on from where they were.
+     * Called by the store with readers held off; {@link #wakeUp} starts the catch-up.
+     */
+    void restored(long rev) {
+        synchronized (lock) {
+            long next = notifiedRev + 1;
+            List<Watcher> synced = new ArrayList<>(syncedRanges);
+            for (Set<Watcher> ws : syncedByKey.values()) {
+                synced.addAll(ws);
+            }
+            for (Watcher w : synced) {
+                removeSynced(w);
+                w.nextRev = Math.max(w.startRev, next);
+                w.startRev = w.nextRev; // revisions before it were handed over already (from the old contents)
+                unsynced.add(w);
+            }
+            LOG.infof("store contents replaced at revision %d (watchers had everything up to %d); %d synced "
+                    + "watchers catch up from the new contents", rev, notifiedRev, synced.size());
+            notifiedRev = rev;
+        }
+    }
+
+    /** Runs a catch-up pass now rather than at the next tick. */
+    void wakeUp() {
+        try {
+            syncer.execute(this::syncSafely);
+        } catch (RejectedExecutionException e) {
+            // closing
+        }
+    }
+
     private void syncSafely() {
         boolean more;
         try {

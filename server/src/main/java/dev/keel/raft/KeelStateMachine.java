@@ -136,10 +136,21 @@ final class KeelStateMachine extends BaseStateMachine {
                 result == null ? Message.EMPTY : Message.valueOf(UnsafeByteOperations.unsafeWrap(result)));
     }
 
-    /** Read barriers carry no query: reaching this point means the read index has been applied. */
+    /**
+     * Read barriers carry no query: reaching this point means the read index has been applied. A non-empty query
+     * (a joining member's, see {@link RatisRaftNode#discover}) is answered by the applier.
+     */
     @Override
     public CompletableFuture<Message> query(Message request) {
-        return CompletableFuture.completedFuture(Message.EMPTY);
+        if (request.getContent().isEmpty()) {
+            return CompletableFuture.completedFuture(Message.EMPTY);
+        }
+        try {
+            final byte[] out = applier.query(request.getContent().toByteArray());
+            return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(out)));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override

@@ -715,11 +715,13 @@ public final class RatisRaftNode implements RaftNode {
 
     /**
      * What a member joining an existing cluster learns from the members it was told about: the cluster's group seed
-     * (etcd's cluster id in hex) and the current configuration. Tries each address until one answers.
+     * (etcd's cluster id in hex), the current configuration, and the answer of the cluster's applier to
+     * {@code query} (a linearizable read, see {@link StateMachineApplier#query}). Tries each address until one
+     * answers.
      *
      * @throws IOException if none answers or they serve no Keel group
      */
-    public static Discovered discover(List<String> addresses, Duration timeout) throws IOException {
+    public static Discovered discover(List<String> addresses, Duration timeout, byte[] query) throws IOException {
         final RaftProperties p = new RaftProperties();
         RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
         RaftClientConfigKeys.Rpc.setRequestTimeout(p, millis(timeout));
@@ -728,8 +730,6 @@ public final class RatisRaftNode implements RaftNode {
             final RaftPeer peer = RaftPeer.newBuilder().setId("discover-" + Math.abs(address.hashCode()))
                     .setAddress(address).build();
             try (RaftClient client = RaftClient.newBuilder().setProperties(p)
-                    // any group id but the empty one (Ratis refuses the empty group with peers); group
-                    // management calls do not depend on it
                     .setRaftGroup(RaftGroup.valueOf(RaftGroupId.randomId(), peer))
                     .setRetryPolicy(RetryPolicies.noRetry()).build()) {
                 for (RaftGroupId gid : client.getGroupManagementApi(peer.getId()).list().getGroupIds()) {
@@ -746,7 +746,17 @@ public final class RatisRaftNode implements RaftNode {
                             rp.getAddress()));
                     conf.getListenersList().forEach(rp -> learners.put(RaftPeerId.valueOf(rp.getId()).toString(),
                             rp.getAddress()));
-                    return new Discovered(seed, new RaftMembers(voters, learners, false));
+                    final List<RaftPeer> voterPeers = toPeers(voters, RaftPeerRole.FOLLOWER);
+                    try (RaftClient groupClient = RaftClient.newBuilder().setProperties(p)
+                            .setRaftGroup(RaftGroup.valueOf(gid, voterPeers)).build()) {
+                        final RaftClientReply reply = groupClient.io().sendReadOnly(Message.valueOf(
+                                ByteString.copyFrom(query)));
+                        if (!reply.isSuccess()) {
+                            throw new IOException("query failed: " + reply.getException());
+                        }
+                        return new Discovered(seed, new RaftMembers(voters, learners, false),
+                                reply.getMessage().getContent().toByteArray());
+                    }
                 }
                 last = new IOException("member at " + address + " serves no Keel cluster");
             } catch (IOException | RuntimeException e) {
@@ -756,8 +766,8 @@ public final class RatisRaftNode implements RaftNode {
         throw last != null ? last : new IOException("no addresses to ask");
     }
 
-    /** The outcome of {@link #discover}. */
-    public record Discovered(String groupSeed, RaftMembers members) {
+    /** The outcome of {@link #discover}: the group seed, the Raft configuration and the applier's answer. */
+    public record Discovered(String groupSeed, RaftMembers members, byte[] answer) {
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -41,4 +41,12 @@ public interface StateMachineApplier {
         return java.util.concurrent.CompletableFuture.failedFuture(
                 new UnsupportedOperationException("this state machine cannot install snapshots"));
     }
+
+    /**
+     * Answers a read-only query against the applied state (e.g. a joining member asking for the member list).
+     * Called after a read barrier, on any member.
+     */
+    default byte[] query(byte[] request) {
+        return new byte[0];
+    }
 }

@@ -52,6 +52,17 @@ public final class AlarmStore {
     AlarmStore(Storage storage) {
         this.storage = storage;
         this.meta = storage.column(MvccStore.META_COLUMN);
+        load();
+    }
+
+    /** Replaces the alarms with those in storage now (a snapshot installed from the leader). */
+    void reload() {
+        alarms.clear();
+        staged.clear();
+        load();
+    }
+
+    private void load() {
         byte[] from = PREFIX.getBytes(StandardCharsets.UTF_8);
         byte[] to = "alarm0".getBytes(StandardCharsets.UTF_8); // '0' follows '/'
         storage.scan(meta, from, to, (k, v) -> {

@@ -55,6 +55,11 @@ final class Applier implements StateMachineApplier {
         this.lessor = lessor;
         this.leases = new LeaseApplier(lessor);
         byte[] b = storage.get(meta, APPLIED);
+        if (SnapshotInstaller.interrupted(storage)) {
+            // partial data of an interrupted snapshot install (discarded at startup): nothing counts as applied
+            LOG.error("a snapshot install from the leader did not complete: applied index 0 until one does");
+            b = null;
+        }
         if (b != null) {
             ByteBuffer bb = ByteBuffer.wrap(b);
             appliedIndex = bb.getLong();
@@ -164,10 +169,51 @@ final class Applier implements StateMachineApplier {
         }
     }
 
+    /** The only query: the member list, for a member joining the cluster. */
+    @Override
+    public byte[] query(byte[] request) {
+        return MemberChangeResponse.newBuilder().addAllMembers(members.members()).build().toByteArray();
+    }
+
     @Override
     public long persist() {
         long index = appliedIndex;
         storage.flush();
         return index;
+    }
+
+    // ---- snapshot install from the leader (SnapshotInstaller) ---------------------------------------------
+
+    private volatile SnapshotInstaller installer;
+
+    /** Enables {@link #installSnapshot}; set once while the member is built. */
+    void snapshotInstaller(SnapshotInstaller installer) {
+        this.installer = installer;
+    }
+
+    /**
+     * Replaces the whole state with the leader's, on the installer's own thread (never the caller's); completes
+     * once the state and {@link #appliedIndex()}/{@link #appliedTerm()} are the copy's. If it fails after the old
+     * data was removed, the member is empty and reports applied index 0 (term 0).
+     */
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> installSnapshot(String leaderMemberIdHex) {
+        SnapshotInstaller i = installer;
+        if (i == null) {
+            return StateMachineApplier.super.installSnapshot(leaderMemberIdHex);
+        }
+        return i.installAsync(leaderMemberIdHex).handle((r, err) -> {
+            if (err != null) {
+                if (SnapshotInstaller.interrupted(storage)) {
+                    appliedTerm = 0;
+                    appliedIndex = 0;
+                }
+                throw err instanceof java.util.concurrent.CompletionException ce ? ce
+                        : new java.util.concurrent.CompletionException(err);
+            }
+            appliedTerm = r.appliedTerm();
+            appliedIndex = r.appliedIndex();
+            return null;
+        });
     }
 }

@@ -45,8 +45,21 @@ public final class DowngradeState {
     private volatile DowngradeInfo info;
     private byte[] staged;
 
+    private final Storage storage;
+
     DowngradeState(Storage storage) {
+        this.storage = storage;
         this.meta = storage.column(MvccStore.META_COLUMN);
+        load();
+    }
+
+    /** Replaces the downgrade job with the one in storage now (a snapshot installed from the leader). */
+    void reload() {
+        staged = null;
+        load();
+    }
+
+    private void load() {
         DowngradeInfo restored = DowngradeInfo.getDefaultInstance();
         byte[] b = storage.get(meta, KEY);
         if (b != null) {

@@ -87,11 +87,13 @@ public final class EtcdServer implements AutoCloseable {
     private final Maintenance maintenance;
     private final MemberStore memberStore;
     private final Membership membership;
+    private final SnapshotInstaller snapshotInstaller;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
         this.identity = MemberIdentity.loadOrCreate(config);
         this.storage = Storage.open(config.dataDir().resolve("member").resolve("kv"), storageColumns());
+        SnapshotInstaller.recoverInterrupted(storage); // before anything reads storage: see SnapshotInstaller
         this.mvcc = new MvccStore(storage);
         this.lessor = new Lessor(storage, Leases.lessorConfig(config), System::nanoTime);
         Leases.restoreAttachments(mvcc, lessor);
@@ -101,6 +103,10 @@ public final class EtcdServer implements AutoCloseable {
         DowngradeState downgrade = new DowngradeState(storage);
         this.memberStore = new MemberStore(storage, MvccStore.META_COLUMN, config.maxLearners());
         Applier applier = new Applier(storage, mvcc, kv, lessor, alarms, downgrade, memberStore);
+        // snapshot install from the leader (see "Snapshot install" below)
+        this.snapshotInstaller = new SnapshotInstaller(storage, mvcc, lessor, alarms, downgrade, this::clientUrlOf,
+                this::afterSnapshotInstalled);
+        applier.snapshotInstaller(snapshotInstaller);
         Map<String, String> peers = new LinkedHashMap<>();
         identity.peers().forEach((id, url) -> peers.put(ClusterIds.hex(id), MemberIdentity.hostPort(url)));
         Map<String, String> learners = new LinkedHashMap<>();
@@ -488,6 +494,38 @@ public final class EtcdServer implements AutoCloseable {
         return leader == null ? List.of() : membership.clientUrls(leader);
     }
 
+    // ---- Snapshot install (Raft InstallSnapshot, state-machine side; see SnapshotInstaller) ------------------
+
+    /** The snapshot this member serves at {@link SnapshotInstaller#PATH} to a member installing it. */
+    public SnapshotInstaller.Source openRaftSnapshot() {
+        return SnapshotInstaller.openSource(storage);
+    }
+
+    /**
+     * A member's first client URL, by member id in hex (from the member list decided by the log): where the
+     * installer downloads the leader's snapshot.
+     */
+    private URI clientUrlOf(String memberIdHex) {
+        long id = Long.parseUnsignedLong(memberIdHex, 16);
+        Member m = memberStore.member(id);
+        if (m != null && m.getClientURLsCount() > 0) {
+            return URI.create(m.getClientURLs(0));
+        }
+        if (id == identity.memberId() && !config.advertiseClientUrls().isEmpty()) {
+            return config.advertiseClientUrls().get(0);
+        }
+        throw new IllegalStateException("no client URL known for member " + memberIdHex
+                + (m == null ? " (not a member)" : " (it has not published its client URLs)"));
+    }
+
+    /**
+     * Runs after an installed snapshot has replaced storage and the MVCC store, leases, alarms and downgrade state
+     * have been reloaded from it (MVCC reads still held off): reloads the member list from the new contents.
+     */
+    private void afterSnapshotInstalled() {
+        memberStore.reload();
+    }
+
     @Override
     public void close() {
         membership.close();
@@ -497,6 +535,7 @@ public final class EtcdServer implements AutoCloseable {
         } catch (Exception e) {
             LOG.warn("closing raft failed", e);
         }
+        snapshotInstaller.close();
         readers.shutdownNow();
         watchSenders.shutdownNow();
         timer.shutdownNow();

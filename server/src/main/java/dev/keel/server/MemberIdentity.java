@@ -1,5 +1,7 @@
 package dev.keel.server;
 
+import dev.keel.proto.etcdserverpb.Member;
+import dev.keel.proto.internal.MemberChangeResponse;
 import dev.keel.raft.RaftMembers;
 import dev.keel.raft.RatisRaftNode;
 
@@ -80,19 +82,29 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
         String problem;
         while (true) {
             try {
-                RatisRaftNode.Discovered d = RatisRaftNode.discover(others, Duration.ofSeconds(3));
+                RatisRaftNode.Discovered d = RatisRaftNode.discover(others, Duration.ofSeconds(3), new byte[]{1});
                 RaftMembers m = d.members();
-                String selfId = find(m.learners(), mine);
-                if (selfId == null) {
-                    selfId = find(m.voters(), mine);
+                List<Member> list = MemberChangeResponse.parseFrom(d.answer()).getMembersList();
+                Member me = null;
+                for (Member x : list) {
+                    for (URI u : mine) {
+                        if (x.getPeerURLsList().contains(u.toString())) {
+                            me = x;
+                        }
+                    }
                 }
-                if (selfId != null) {
-                    return new MemberIdentity(Long.parseUnsignedLong(selfId, 16),
-                            Long.parseUnsignedLong(d.groupSeed(), 16), toUris(m.voters()), toUris(m.learners()));
+                if (me != null) {
+                    // start as a learner of the current voters: the leader catches this member up, then makes it
+                    // what the member list says (voter or learner)
+                    Map<Long, URI> learners = new LinkedHashMap<>(toUris(m.learners()));
+                    learners.put(me.getID(), mine.get(0));
+                    return new MemberIdentity(me.getID(), Long.parseUnsignedLong(d.groupSeed(), 16),
+                            toUris(m.voters()), learners);
                 }
+                List<String> known = new ArrayList<>();
+                list.forEach(x -> known.add(ClusterIds.hex(x.getID()) + "=" + x.getPeerURLsList()));
                 problem = "no member with peer URL " + mine + " in cluster " + d.groupSeed() + " (members "
-                        + m.voters().keySet() + ", learners " + m.learners().keySet()
-                        + "); add it first with 'etcdctl member add " + config.name() + " --peer-urls=...'";
+                        + known + "); add it first with 'etcdctl member add " + config.name() + " --peer-urls=...'";
             } catch (IOException e) {
                 problem = "cannot reach the running members " + others + ": " + e.getMessage();
             }
@@ -106,17 +118,6 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
                 throw new EtcdConfig.ConfigException("interrupted while joining the cluster");
             }
         }
-    }
-
-    private static String find(Map<String, String> members, List<URI> mine) {
-        for (Map.Entry<String, String> e : members.entrySet()) {
-            for (URI u : mine) {
-                if (e.getValue().equals(hostPort(u))) {
-                    return e.getKey();
-                }
-            }
-        }
-        return null;
     }
 
     private static Map<Long, URI> toUris(Map<String, String> members) {

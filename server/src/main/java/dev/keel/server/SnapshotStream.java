@@ -42,6 +42,10 @@ public final class SnapshotStream implements AutoCloseable {
     SnapshotStream(Storage storage, java.util.function.LongFunction<ResponseHeader> headers) {
         this.view = storage.openView();
         try {
+            if (view.get(storage.column(MvccStore.META_COLUMN), SnapshotInstaller.INSTALLING) != null) {
+                throw new dev.keel.errors.EtcdException(dev.keel.errors.EtcdError.Codes.UNAVAILABLE,
+                        "etcdserver: member is installing a snapshot from the leader");
+            }
             MvccStore.Revisions revs = MvccStore.revisionsOf(storage, view);
             this.revision = revs.current();
             SnapshotFormat.Header h = new SnapshotFormat.Header(Version.STORAGE, revs.current(), revs.compacted(),

@@ -139,6 +139,13 @@ public final class Storage implements AutoCloseable {
         return c;
     }
 
+    /** The column names of the database (without RocksDB's unused {@code default}), sorted. */
+    public List<String> columnNames() {
+        List<String> names = new ArrayList<>(new TreeMap<>(columns).keySet());
+        names.remove("default");
+        return names;
+    }
+
     public byte[] get(Column column, byte[] key) {
         try {
             return db.get(column.handle, key);
@@ -198,6 +205,30 @@ public final class Storage implements AutoCloseable {
             }
         } catch (RocksDBException e) {
             throw new StorageException("scan failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** The last key of the column in key order (as of now), or null if the column is empty. */
+    public byte[] lastKey(Column column) {
+        try (RocksIterator it = db.newIterator(column.handle)) {
+            it.seekToLast();
+            byte[] k = it.isValid() ? it.key() : null;
+            it.status();
+            return k;
+        } catch (RocksDBException e) {
+            throw new StorageException("read failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Adds to {@code batch} the deletion of every key the column holds now (one range deletion from the empty
+     * key to just past the last key). Keys written to the column later, also by {@code batch} itself after this
+     * call, are not affected. The caller must make sure no one else writes the column until the batch is written.
+     */
+    public void clearColumn(Batch batch, Column column) {
+        byte[] last = lastKey(column);
+        if (last != null) {
+            batch.deleteRange(column, new byte[0], java.util.Arrays.copyOf(last, last.length + 1));
         }
     }
 
@@ -513,6 +544,20 @@ public final class Storage implements AutoCloseable {
             } catch (RocksDBException e) {
                 throw new StorageException("batch delete failed: " + e.getMessage(), e);
             }
+        }
+
+        /** Deletes every key in [from, to) of the column (a RocksDB range deletion). */
+        public void deleteRange(Column column, byte[] from, byte[] to) {
+            try {
+                wb.deleteRange(column.handle, from, to);
+            } catch (RocksDBException e) {
+                throw new StorageException("batch range delete failed: " + e.getMessage(), e);
+            }
+        }
+
+        /** The size of the batch's serialized representation, bytes. */
+        public long dataSize() {
+            return wb.getDataSize();
         }
 
         public int count() {

@@ -45,6 +45,9 @@ public final class ServerProcess implements AutoCloseable {
     private final int peerPort;
     private final List<String> extraFlags;
     private boolean awaitLeader = true;
+    /** --initial-cluster and --initial-cluster-state; null: a single-member cluster of this member. */
+    private String initialCluster;
+    private String initialClusterState = "new";
     private Process process;
 
     private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
@@ -94,6 +97,45 @@ public final class ServerProcess implements AutoCloseable {
         return p;
     }
 
+    /**
+     * Starts an {@code n}-member cluster (members m1..mn, data dirs under {@code baseDir}) and waits until every
+     * member serves and knows a leader.
+     */
+    public static List<ServerProcess> startCluster(Path baseDir, int n, String... extraFlags) throws Exception {
+        List<ServerProcess> members = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            members.add(new ServerProcess(baseDir.resolve("m" + i), "m" + i, List.of(extraFlags)));
+        }
+        StringBuilder ic = new StringBuilder();
+        for (ServerProcess m : members) {
+            ic.append(ic.length() == 0 ? "" : ",").append(m.name).append('=').append(m.peerUrl());
+        }
+        for (ServerProcess m : members) {
+            m.initialCluster = ic.toString();
+            m.spawn();
+        }
+        for (ServerProcess m : members) {
+            m.awaitReady(Duration.ofSeconds(90), 0);
+        }
+        return members;
+    }
+
+    /**
+     * A member that will join the running cluster of {@code existing} (--initial-cluster-state=existing), with its
+     * ports chosen but not started: add it with MemberAdd using {@link #peerUrl()}, then {@link #launchPrepared()}.
+     */
+    public static ServerProcess prepareJoiner(Path dataDir, String name, List<ServerProcess> existing,
+                                              String... extraFlags) throws IOException {
+        ServerProcess p = new ServerProcess(dataDir, name, List.of(extraFlags));
+        StringBuilder ic = new StringBuilder();
+        for (ServerProcess m : existing) {
+            ic.append(m.name).append('=').append(m.peerUrl()).append(',');
+        }
+        p.initialCluster = ic + name + "=" + p.peerUrl();
+        p.initialClusterState = "existing";
+        return p;
+    }
+
     public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
             s.setReuseAddress(true);
@@ -138,7 +180,8 @@ public final class ServerProcess implements AutoCloseable {
                 "--advertise-client-urls=" + client,
                 "--listen-peer-urls=" + peer,
                 "--initial-advertise-peer-urls=" + peer,
-                "--initial-cluster=" + name + "=" + peer));
+                "--initial-cluster=" + (initialCluster != null ? initialCluster : name + "=" + peer),
+                "--initial-cluster-state=" + initialClusterState));
         cmd.addAll(extraFlags);
         cmd.removeIf(String::isEmpty);
         return cmd;
@@ -149,12 +192,45 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     private void launch() throws Exception {
+        int logStart = spawn();
+        awaitReady(Duration.ofSeconds(60), logStart);
+    }
+
+    /** Starts the process; returns where this run's output starts in the log. */
+    private int spawn() throws IOException {
         int logStart = logText().length(); // a restart appends: only this run's lines count for readiness
         ProcessBuilder pb = new ProcessBuilder(command()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         process = pb.start();
         STARTED.add(process);
-        awaitReady(Duration.ofSeconds(60), logStart);
+        return logStart;
+    }
+
+    /** SIGSTOP: the process stops answering (a hung or partitioned member) until {@link #resume()}. */
+    public void pause() throws Exception {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #pause()}. */
+    public void resume() throws Exception {
+        signal("CONT");
+    }
+
+    private void signal(String sig) throws Exception {
+        Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).inheritIO().start();
+        if (k.waitFor() != 0) {
+            throw new IllegalStateException("kill -" + sig + " failed");
+        }
+    }
+
+    /** Whether the server process is running. */
+    public boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    /** Waits for the process to exit by itself; returns whether it did. */
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void awaitReady(Duration timeout, int logStart) throws Exception {
@@ -253,6 +329,20 @@ public final class ServerProcess implements AutoCloseable {
             stop();
         }
         launch();
+    }
+
+    /** Starts the member again without waiting until it knows a leader (e.g. while its cluster has no quorum). */
+    public void restartNoWait() throws Exception {
+        if (process != null && process.isAlive()) {
+            stop();
+        }
+        boolean before = awaitLeader;
+        awaitLeader = false;
+        try {
+            launch();
+        } finally {
+            awaitLeader = before;
+        }
     }
 
     /** SIGTERM and wait. */
