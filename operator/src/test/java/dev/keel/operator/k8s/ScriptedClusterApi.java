@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 /** A cluster API whose answers the test sets: members, their health, and a log of the calls. */
-final class ScriptedClusterApi implements ClusterApi {
+public final class ScriptedClusterApi implements ClusterApi {
 
     final Map<Long, Member> members = new LinkedHashMap<>();
     final Map<String, MemberHealth> health = new LinkedHashMap<>(); // by client URL
