@@ -94,4 +94,38 @@ class SingleMemberIT {
             assertTrue(members.pods().isEmpty(), "no member started on a refused backup");
         }
     }
+
+    @Test
+    void downgradeThroughTheServersDowngradeApiThenQuorumLossIsOnlyReported(@TempDir Path dir) throws Exception {
+        try (ProcessMembers members = new ProcessMembers(dir)) {
+            Driver d = new Driver(members, fast("dg", "3.6.0"));
+            d.runUntil("seed serving", x -> x.stable() && x.voters() == 1, Duration.ofSeconds(60));
+
+            // one minor down without the opt-in: refused, nothing touched
+            d.policy = fast("dg", "3.5.0");
+            d.pass();
+            assertEquals("DowngradeNotAllowed", d.last.decision().reason());
+            assertEquals(java.util.List.of("create dg-0 3.6.0 new"), members.calls);
+
+            // with it: Downgrade VALIDATE and ENABLE answered by the server, then the roll
+            d.policy = fast("dg", "3.5.0").withAllowDowngrade(true);
+            d.runUntil("downgraded", x -> x.stable() && "3.5.0".equals(x.last.observation().pods().get(0).version()),
+                    Duration.ofSeconds(60));
+            assertTrue(d.trace.stream().anyMatch(l -> l.contains("DowngradeValidated")), d.trace.toString());
+            assertTrue(d.trace.stream().anyMatch(l -> l.contains("DowngradeEnabled")), d.trace.toString());
+            assertTrue(d.events.stream().noneMatch(e -> e.reason().equals("ActionFailed")), d.events.toString());
+            assertTrue(d.events.stream().anyMatch(e -> e.reason().equals("DowngradeComplete")));
+
+            // the only member dies: reported, never "fixed"
+            members.calls.clear();
+            members.crash(0);
+            for (int i = 0; i < 5; i++) {
+                d.pass();
+                Thread.sleep(200);
+            }
+            assertEquals(dev.keel.operator.core.Decision.Phase.QuorumLost, d.last.decision().phase());
+            assertTrue(d.events.stream().anyMatch(e -> e.reason().equals("QuorumLost")));
+            assertTrue(members.calls.isEmpty(), members.calls.toString());
+        }
+    }
 }
