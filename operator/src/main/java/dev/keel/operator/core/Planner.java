@@ -102,6 +102,19 @@ public final class Planner {
                         "resuming learner " + p.memberName(k) + " found in the member list");
             }
         }
+        // a member whose Pod is gone (evicted, deleted by hand) comes back on its volume with its identity
+        for (Member m : obs.members()) {
+            int k = m.name().isEmpty() ? -1 : p.ordinalOf(m.name());
+            if (k >= 0 && !obs.pods().containsKey(k)) {
+                String initial = obs.members().stream().map(x -> displayName(p, x) + "=" + x.peerUrl())
+                        .collect(Collectors.joining(","));
+                MemberSpec spec = new MemberSpec(k, m.name(), versionForNewMember(obs, p), initial, false, null, null);
+                return Decision.of(new Action.CreateMember(spec), null, Phase.Degraded, "RecreatingPod",
+                        "member " + m.name() + " has no pod; recreating it on its volume",
+                        Event.warning("RecreatingPod", "member " + m.name() + " had no pod; recreated it on its"
+                                + " volume (same member id)"));
+            }
+        }
         // a member unhealthy for too long is replaced while the others hold quorum
         if (p.autoReplace()) {
             for (Member m : c.voters) {

@@ -217,6 +217,17 @@ class StateMachineTest {
     }
 
     @Test
+    void memberWhosePodVanishedIsRecreatedOnItsVolume() {
+        bootstrap(3);
+        long id = f.byName("demo-1").id;
+        f.pods.remove(1); // evicted
+        runUntil("stable", t -> t.stable() && f.pods.containsKey(1), 20);
+        assertEquals(List.of("create demo-1 3.6.0 existing"), f.calls);
+        assertEquals(id, f.byName("demo-1").id, "same member, not a replacement");
+        assertTrue(hasEvent("RecreatingPod"));
+    }
+
+    @Test
     void replacementWaitsWhenItWouldLoseQuorum() {
         bootstrap(2); // two voters: quorum 2; replacing one needs the other alone to hold quorum of 1
         f.crash("demo-1");
