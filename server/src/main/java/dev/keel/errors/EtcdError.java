@@ -36,6 +36,7 @@ public enum EtcdError {
             "etcdserver: can only promote a learner member which is in sync with leader"),
     TOO_MANY_LEARNERS(Codes.FAILED_PRECONDITION, "etcdserver: too many learner members in cluster"),
     NOT_SUPPORTED_FOR_LEARNER(Codes.FAILED_PRECONDITION, "etcdserver: rpc not supported for learner"),
+    TIMEOUT_LEADER_TRANSFER(Codes.UNAVAILABLE, "etcdserver: request timed out, leader transfer took too long"),
     BAD_LEADER_TRANSFEREE(Codes.FAILED_PRECONDITION, "etcdserver: bad leader transferee"),
     PERMISSION_DENIED(Codes.PERMISSION_DENIED, "etcdserver: permission denied"),
     CORRUPT(Codes.DATA_LOSS, "etcdserver: corrupt cluster"),

@@ -279,6 +279,8 @@ public final class RatisRaftNode implements RaftNode {
         if (config.snapshotEveryEntries() > 0) {
             RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
             RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotEveryEntries());
+            // purge the log behind each snapshot (at most etcd's 5000 entries are kept for slow followers)
+            RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.min(5000, config.snapshotEveryEntries()));
         } else {
             RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, false);
         }

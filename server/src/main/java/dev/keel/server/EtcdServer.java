@@ -511,6 +511,9 @@ public final class EtcdServer implements AutoCloseable {
         if (m != null && m.getClientURLsCount() > 0) {
             return URI.create(m.getClientURLs(0));
         }
+        if (identity.clientUrls().containsKey(id)) { // a joining member before its member list caught up
+            return identity.clientUrls().get(id);
+        }
         if (id == identity.memberId() && !config.advertiseClientUrls().isEmpty()) {
             return config.advertiseClientUrls().get(0);
         }

@@ -202,7 +202,17 @@ public final class Maintenance {
         }
         // etcd waits for the transfer up to its request timeout; its answer has no header
         return raft.transferLeadership(ClusterIds.hex(r.getTargetID()), java.time.Duration.ofSeconds(5))
-                .thenApply(v -> MoveLeaderResponse.getDefaultInstance());
+                .handle((v, err) -> {
+                    if (err == null) {
+                        return MoveLeaderResponse.getDefaultInstance();
+                    }
+                    EtcdException e = Errors.toEtcd(err);
+                    if (e != null && e.getMessage().equals(EtcdError.NOT_LEADER.message())) {
+                        throw e;
+                    }
+                    LOG.warnf("leadership transfer to %s failed: %s", ClusterIds.hex(r.getTargetID()), err);
+                    throw EtcdError.TIMEOUT_LEADER_TRANSFER.exception();
+                });
     }
 
     // ---- Downgrade ---------------------------------------------------------------------------------------

@@ -33,8 +33,11 @@ import java.util.Properties;
  *
  * @param peers    voters at first start, member id to peer URL
  * @param learners learners at first start (a joining member is one of them; empty for a bootstrap member)
+ * @param clientUrls a joining member's view of the others' client URLs at first start, for fetching the leader's
+ *                   state before its own member list has caught up (empty for a bootstrap member)
  */
-record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<Long, URI> learners) {
+record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<Long, URI> learners,
+                      Map<Long, URI> clientUrls) {
 
     static MemberIdentity loadOrCreate(EtcdConfig config) {
         Path file = config.dataDir().resolve("member").resolve("identity");
@@ -60,7 +63,8 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
                 self = id;
             }
         }
-        return new MemberIdentity(self, ClusterIds.clusterId(new ArrayList<>(peers.keySet())), peers, Map.of());
+        return new MemberIdentity(self, ClusterIds.clusterId(new ArrayList<>(peers.keySet())), peers, Map.of(),
+                Map.of());
     }
 
     /** How long a joining member keeps asking (the leader adds it to Raft shortly after {@code member add}). */
@@ -98,8 +102,14 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
                     // what the member list says (voter or learner)
                     Map<Long, URI> learners = new LinkedHashMap<>(toUris(m.learners()));
                     learners.put(me.getID(), mine.get(0));
+                    Map<Long, URI> clientUrls = new LinkedHashMap<>();
+                    list.forEach(x -> {
+                        if (x.getClientURLsCount() > 0) {
+                            clientUrls.put(x.getID(), URI.create(x.getClientURLs(0)));
+                        }
+                    });
                     return new MemberIdentity(me.getID(), Long.parseUnsignedLong(d.groupSeed(), 16),
-                            toUris(m.voters()), learners);
+                            toUris(m.voters()), learners, clientUrls);
                 }
                 List<String> known = new ArrayList<>();
                 list.forEach(x -> known.add(ClusterIds.hex(x.getID()) + "=" + x.getPeerURLsList()));
@@ -137,7 +147,7 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
         }
         return new MemberIdentity(Long.parseUnsignedLong(p.getProperty("member_id"), 16),
                 Long.parseUnsignedLong(p.getProperty("cluster_id"), 16), parse(p.getProperty("peers", "")),
-                parse(p.getProperty("learners", "")));
+                parse(p.getProperty("learners", "")), parse(p.getProperty("client_urls", "")));
     }
 
     private static Map<Long, URI> parse(String list) {
@@ -164,6 +174,7 @@ record MemberIdentity(long memberId, long clusterId, Map<Long, URI> peers, Map<L
         p.setProperty("cluster_id", ClusterIds.hex(id.clusterId()));
         p.setProperty("peers", format(id.peers()));
         p.setProperty("learners", format(id.learners()));
+        p.setProperty("client_urls", format(id.clientUrls()));
         Path tmp = file.resolveSibling("identity.tmp");
         try (Writer w = Files.newBufferedWriter(tmp)) {
             p.store(w, "member identity; do not edit");
