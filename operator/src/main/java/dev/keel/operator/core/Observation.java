@@ -26,19 +26,27 @@ public record Observation(Instant now, List<Member> members, long clusterId, Map
         return healthOf(m.name()).healthy();
     }
 
+    /**
+     * The leader, when every healthy member names the same one; null while they disagree (an election, or a
+     * member that has not heard of the new term yet) or none is known.
+     */
     public Member leader() {
         if (members == null) {
             return null;
         }
-        // the leader as the healthy members see it; they agree unless an election is under way
+        long agreed = 0;
         for (Member m : members) {
             MemberHealth h = healthOf(m.name());
             if (h.healthy()) {
-                for (Member candidate : members) {
-                    if (candidate.id() == h.leader()) {
-                        return candidate;
-                    }
+                if (agreed != 0 && agreed != h.leader()) {
+                    return null;
                 }
+                agreed = h.leader();
+            }
+        }
+        for (Member candidate : members) {
+            if (candidate.id() == agreed && agreed != 0) {
+                return candidate;
             }
         }
         return null;

@@ -538,8 +538,12 @@ public final class Planner {
                     "the next member is updated once every member is healthy"));
         }
         Member leader = obs.leader();
+        if (leader == null) {
+            return timeoutOr(obs, p, op, phase, Decision.wait(op, phase, "WaitingForLeader",
+                    "the members do not agree on a leader yet; the next member is chosen once they do"));
+        }
         // followers first, highest ordinal first; the leader last
-        Optional<Member> follower = todo.stream().filter(m -> leader == null || m.id() != leader.id())
+        Optional<Member> follower = todo.stream().filter(m -> m.id() != leader.id())
                 .max(Comparator.comparingInt(m -> p.ordinalOf(m.name())));
         if (follower.isPresent()) {
             int k = p.ordinalOf(follower.get().name());

@@ -41,7 +41,9 @@ final class Driver {
         last = engine.reconcile(policy, state);
         state = last.state();
         events.addAll(last.events());
-        String line = last.decision().phase() + " " + last.decision().reason() + ": " + last.decision().message()
+        dev.keel.operator.core.Member l = last.observation().members() == null ? null : last.observation().leader();
+        String line = "[leader " + (l == null ? "?" : l.name()) + "] " + last.decision().phase() + " "
+                + last.decision().reason() + ": " + last.decision().message()
                 + (last.actionError() != null ? " [failed: " + last.actionError() + "]" : "");
         if (trace.isEmpty() || !trace.get(trace.size() - 1).equals(line)) {
             trace.add(line);

@@ -10,12 +10,14 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The operator's engine against real Keel server processes on 127.0.0.1: create (seed), scale up learner-first
  * (MemberAdd as learner, catch-up measured by Status, MemberPromote), a rolling restart to a new version label
- * (followers first, MoveLeader, leader last), and scale down (MoveLeader off the victim, MemberRemove, stop).
+ * (followers first, MoveLeader, leader last), replacement of a crashed member, and scale down (MoveLeader off the
+ * victim, MemberRemove, stop).
  */
 class LearnerScalingIT {
 
@@ -46,7 +48,6 @@ class LearnerScalingIT {
             }
 
             // rolling update: followers first, leader last after MoveLeader
-            String leaderBefore = d.last.observation().leader().name();
             members.calls.clear();
             d.policy = new Policy("kc", 3, "3.6.1", false, false, 100, Duration.ofSeconds(2), Duration.ofSeconds(90),
                     Duration.ofSeconds(1), Duration.ofSeconds(90), false, Duration.ofMinutes(5), true,
@@ -55,16 +56,46 @@ class LearnerScalingIT {
                     .allMatch(p -> p.version().equals("3.6.1")), Duration.ofSeconds(150));
             List<String> deletes = members.calls.stream().filter(s -> s.startsWith("delete ")).toList();
             assertEquals(3, deletes.size(), members.calls.toString());
-            assertEquals("delete " + leaderBefore, deletes.get(2), "leader last: " + members.calls);
-            assertTrue(d.events.stream().anyMatch(e -> e.reason().equals("LeaderMoved")
-                    && e.message().startsWith("moved leadership from " + leaderBefore)), d.events.toString());
+            // no member was restarted while the members agreed it was the leader
+            for (String line : d.trace) {
+                int i = line.indexOf("RestartingMember: restarting ");
+                if (i >= 0) {
+                    String member = line.substring(i + "RestartingMember: restarting ".length()).split(" ")[0];
+                    assertFalse(line.startsWith("[leader " + member + "]"), line);
+                    assertFalse(line.startsWith("[leader ?]"), line);
+                }
+            }
             d.put(d.last.observation().leader().name(), "after-roll", "x");
+
+            // a member crashes and stays down: replaced (removed, data deleted, a new learner caught up, promoted)
+            long oldId = d.last.observation().members().stream().filter(m -> m.name().equals("kc-1")).findFirst()
+                    .orElseThrow().id();
+            d.policy = new Policy("kc", 3, "3.6.1", false, false, 100, Duration.ofSeconds(2), Duration.ofSeconds(90),
+                    Duration.ofSeconds(1), Duration.ofSeconds(90), true, Duration.ofSeconds(3), true,
+                    Duration.ofSeconds(10), null);
+            members.calls.clear();
+            members.crash(1);
+            d.runUntil("kc-1 replaced", x -> x.stable() && x.voters() == 3 && x.last.observation().members().stream()
+                    .anyMatch(m -> m.name().equals("kc-1") && m.id() != oldId), Duration.ofSeconds(90));
+            assertTrue(d.events.stream().anyMatch(e -> e.reason().equals("ReplacingMember")), d.events.toString());
+            assertEquals(List.of("delete kc-1 +data", "create kc-1 3.6.1 existing"), members.calls);
+            assertEquals(300, d.prefix("kc-1", "k/", true).getCount(), "the replacement has the data");
+
+            // make the highest ordinal the leader: scaling down must move leadership off it before removing it
+            long kc2 = d.last.observation().members().stream().filter(m -> m.name().equals("kc-2")).findFirst()
+                    .orElseThrow().id();
+            d.pass();
+            d.api.moveLeader(members.clientUrl(d.last.observation().leader().name()), kc2);
+            d.runUntil("kc-2 leads", x -> x.last.observation().leader() != null
+                    && x.last.observation().leader().id() == kc2 && x.stable(), Duration.ofSeconds(30));
 
             // scale down to one member
             d.policy = new Policy("kc", 1, "3.6.1", false, false, 100, Duration.ofSeconds(2), Duration.ofSeconds(90),
                     Duration.ofSeconds(1), Duration.ofSeconds(90), false, Duration.ofMinutes(5), true,
                     Duration.ofSeconds(10), null);
             d.runUntil("1 voter", x -> x.stable() && x.voters() == 1, Duration.ofSeconds(90));
+            assertTrue(d.events.stream().anyMatch(e -> e.reason().equals("LeaderMoved")
+                    && e.message().startsWith("moved leadership from kc-2")), d.events.toString());
             List<Member> left = d.last.observation().members();
             assertEquals(1, left.size());
             String survivor = left.get(0).name();

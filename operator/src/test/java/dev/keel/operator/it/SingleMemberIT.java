@@ -73,7 +73,7 @@ class SingleMemberIT {
             Files.createDirectories(dir.resolve("dst"));
             Driver d = new Driver(members, fast("dst", "3.6.1").withRestoreFrom(backup.toString()));
             d.runUntil("restored seed serving", x -> x.stable() && x.voters() == 1, Duration.ofSeconds(60));
-            assertTrue(d.trace.get(0).startsWith("Restoring"), d.trace.toString());
+            assertTrue(d.trace.get(0).contains("] Restoring "), d.trace.toString());
             assertNotEquals(clusterId, d.state.clusterId(), "a restore makes a new cluster");
             RangeResponse r = d.prefix("dst-0", "app/", false);
             assertEquals(51, r.getCount());
