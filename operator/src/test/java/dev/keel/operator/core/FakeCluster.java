@@ -58,6 +58,7 @@ final class FakeCluster implements ClusterApi, MemberRuntime, MemberAddressing {
     boolean downgradeValidateRefused;
     final java.util.Set<String> brokenVersions = new java.util.HashSet<>(); // pods of these versions never serve
     long learnerCatchUpPerTick = 400;
+    final Map<String, Long> staleLeaderView = new java.util.HashMap<>(); // a member still naming an old leader
 
     FakeCluster(String cluster) {
         this.cluster = cluster;
@@ -245,7 +246,7 @@ final class FakeCluster implements ClusterApi, MemberRuntime, MemberAddressing {
         if (m == null || !serving(m)) {
             return MemberHealth.unreachable("connection refused");
         }
-        return new MemberHealth(true, m.id, leader, commit, m.applied, m.learner, pods.get(ordinal(m.name)).version,
+        return new MemberHealth(true, m.id, staleLeaderView.getOrDefault(m.name, leader), commit, m.applied, m.learner, pods.get(ordinal(m.name)).version,
                 List.of(), null);
     }
 

@@ -2,6 +2,7 @@ package dev.keel.operator.core;
 
 import dev.keel.operator.core.Decision.Event;
 import dev.keel.operator.core.Decision.Phase;
+import dev.keel.operator.core.FakeCluster.M;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -284,6 +285,22 @@ class StateMachineTest {
         String movedFrom = newLeaderAtEnd.substring("moveLeader ".length(), newLeaderAtEnd.indexOf("->"));
         List<String> deletes = f.calls.stream().filter(c -> c.startsWith("delete ")).toList();
         assertEquals("delete " + movedFrom, deletes.get(deletes.size() - 1), f.calls.toString());
+    }
+
+    @Test
+    void rollWaitsWhileMembersDisagreeOnTheLeader() {
+        bootstrap(3);
+        M other = f.voters().stream().filter(m -> m.id != f.leader).findFirst().orElseThrow();
+        f.staleLeaderView.put(f.leaderMember().name.equals("demo-2") ? "demo-1" : "demo-2", other.id);
+        policy = policy.withVersion("3.6.1");
+        for (int i = 0; i < 20; i++) {
+            pass();
+        }
+        assertTrue(f.calls.isEmpty(), "rolled while the leader was unclear: " + f.calls);
+        assertEquals("WaitingForLeader", last.decision().reason());
+        f.staleLeaderView.clear();
+        runUntil("upgraded", t -> t.stable() && f.pods.values().stream().allMatch(p -> p.version.equals("3.6.1")),
+                500);
     }
 
     @Test
