@@ -1,0 +1,5 @@
+package dev.keel.operator.core;
+
+/** A member as Cluster.MemberList reports it. */
+public record Member(long id, String name, String peerUrl, boolean learner) {
+}
