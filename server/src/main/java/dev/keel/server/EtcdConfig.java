@@ -139,6 +139,11 @@ public final class EtcdConfig {
         return c;
     }
 
+    /** Whether the flag was given (on the command line or as an ETCD_* variable) rather than defaulted. */
+    public boolean isSet(String name) {
+        return values.containsKey(name);
+    }
+
     private String raw(String name) {
         String v = values.get(name);
         if (v != null) {

@@ -117,7 +117,12 @@ public final class EtcdServer implements AutoCloseable {
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
                 peers, learners, MemberIdentity.hostPort(config.listenPeerUrl()),
                 config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7), config.snapshotCount());
-        RatisRaftNode ratis = new RatisRaftNode(rc, applier);
+        // --election-timeout, when given, bounds Raft's randomised election timeout as in etcd ([t, 2t)); without
+        // it Keel keeps Ratis' faster 150-300 ms (leases still use etcd's 1 s default for their extension)
+        RatisRaftNode ratis = config.isSet("election-timeout")
+                ? new RatisRaftNode(rc, applier, java.time.Duration.ofMillis(config.electionTimeoutMs()),
+                        java.time.Duration.ofMillis(2 * config.electionTimeoutMs()))
+                : new RatisRaftNode(rc, applier);
         ratis.setPeerTls(peerTls(config, identity));
         this.raft = ratis;
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));

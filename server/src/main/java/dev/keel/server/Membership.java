@@ -151,11 +151,17 @@ final class Membership implements AutoCloseable {
         // etcd: a new member's id hashes its peer URLs, the cluster token and the time, so re-adding a removed
         // member at the same URLs gives it a new id
         long id = ClusterIds.memberId(urls, config.initialClusterToken() + (System.currentTimeMillis() / 1000));
+        if (config.strictReconfigCheck() && !learner && !readyToAddVoter(store.members())) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_ENOUGH_STARTED_MEMBERS.exception());
+        }
         return change(MemberChange.newBuilder().setAction(MemberChange.Action.ADD).setMemberId(id)
                 .addAllPeerUrls(peerUrls).setIsLearner(learner));
     }
 
     CompletableFuture<MemberChangeResponse> remove(long id) {
+        if (config.strictReconfigCheck() && !readyToRemove(store.members(), id)) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_ENOUGH_STARTED_MEMBERS.exception());
+        }
         return change(MemberChange.newBuilder().setAction(MemberChange.Action.REMOVE).setMemberId(id));
     }
 
@@ -184,6 +190,9 @@ final class Membership implements AutoCloseable {
         if (!m.getIsLearner()) {
             return CompletableFuture.failedFuture(EtcdError.MEMBER_NOT_LEARNER.exception());
         }
+        if (config.strictReconfigCheck() && !readyToPromote(store.members())) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_ENOUGH_STARTED_MEMBERS.exception());
+        }
         if (!caughtUp(ClusterIds.hex(id))) {
             return CompletableFuture.failedFuture(EtcdError.LEARNER_NOT_READY.exception());
         }
@@ -193,6 +202,50 @@ final class Membership implements AutoCloseable {
     private CompletableFuture<MemberChangeResponse> change(MemberChange.Builder c) {
         return propose.apply(InternalRequest.newBuilder().setMemberChange(c))
                 .thenApply(InternalResponse::getMemberChange);
+    }
+
+    // ---- --strict-reconfig-check (etcd's quorum guards; a member counts as started once it has published) -------
+
+    /** Adding a voter keeps a quorum of started voters (a one-member cluster may always add its second). */
+    static boolean readyToAddVoter(List<Member> members) {
+        int voters = 1; // the new one
+        int started = 0;
+        for (Member m : members) {
+            if (!m.getIsLearner()) {
+                voters++;
+                started += m.getName().isEmpty() ? 0 : 1;
+            }
+        }
+        return (started == 1 && voters == 2) || started >= voters / 2 + 1;
+    }
+
+    /** Removing a member leaves a quorum of started voters among the rest (learners may always go). */
+    static boolean readyToRemove(List<Member> members, long id) {
+        int voters = 0;
+        int started = 0;
+        for (Member m : members) {
+            if (m.getID() == id && m.getIsLearner()) {
+                return true;
+            }
+            if (!m.getIsLearner() && m.getID() != id) {
+                voters++;
+                started += m.getName().isEmpty() ? 0 : 1;
+            }
+        }
+        return started >= voters / 2 + 1;
+    }
+
+    /** Promoting a learner (counted as started) keeps a quorum of started voters. */
+    static boolean readyToPromote(List<Member> members) {
+        int voters = 1;
+        int started = 1;
+        for (Member m : members) {
+            if (!m.getIsLearner()) {
+                voters++;
+                started += m.getName().isEmpty() ? 0 : 1;
+            }
+        }
+        return started >= voters / 2 + 1;
     }
 
     /** Whether the member's log has reached {@value #LEARNER_READY_FRACTION} of the leader's (leader only). */

@@ -15,6 +15,8 @@ import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.PutResponse;
 import dev.keel.proto.etcdserverpb.RangeRequest;
 import dev.keel.proto.etcdserverpb.RangeResponse;
+import dev.keel.proto.etcdserverpb.RequestOp;
+import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.StatusRequest;
 import dev.keel.proto.etcdserverpb.StatusResponse;
 import io.grpc.ManagedChannel;
@@ -228,18 +230,33 @@ class ClusterIT {
     void learnerJoinsCatchesUpIsPromotedLeadershipMovesAndMembersAreRemovedAndRestarted() throws Exception {
         // a small snapshot count: the leader's log is purged, so the new member must install a snapshot
         members.addAll(ServerProcess.startCluster(tmp, 3, "--snapshot-count=200"));
-        int keys = Integer.getInteger("keel.cluster.learnerKeys", 2000);
+        // the 100k keys, written as transactions of etcd's --max-txn-ops (128) puts from every member
+        int keys = Integer.getInteger("keel.cluster.learnerKeys", 100_000);
         ServerProcess any = members.get(0);
-        for (int i = 0; i < keys; i += 100) {
-            List<Thread> ts = new ArrayList<>();
-            for (int j = i; j < Math.min(keys, i + 100); j++) {
-                int n = j;
-                ts.add(started(() -> kv(members.get(n % 3)).put(put("data/" + n, "value-" + n))));
-            }
-            for (Thread t : ts) {
-                t.join();
-            }
+        int perTxn = 128;
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> writers = new ArrayList<>();
+        List<Throwable> writeErrors = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int w = 0; w < 6; w++) {
+            ServerProcess target = members.get(w % 3);
+            writers.add(started(() -> {
+                try {
+                    for (int from = next.getAndAdd(perTxn); from < keys; from = next.getAndAdd(perTxn)) {
+                        TxnRequest.Builder txn = TxnRequest.newBuilder();
+                        for (int n = from; n < Math.min(keys, from + perTxn); n++) {
+                            txn.addSuccess(RequestOp.newBuilder().setRequestPut(put("data/" + n, "value-" + n)));
+                        }
+                        kv(target).txn(txn.build());
+                    }
+                } catch (Throwable t) {
+                    writeErrors.add(t);
+                }
+            }));
         }
+        for (Thread t : writers) {
+            t.join();
+        }
+        assertEquals(List.of(), writeErrors);
 
         ServerProcess joiner = ServerProcess.prepareJoiner(tmp.resolve("m4"), "m4", members);
         // etcdctl member add --learner
