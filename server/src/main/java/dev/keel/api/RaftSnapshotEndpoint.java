@@ -11,11 +11,13 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import org.jboss.logging.Logger;
 
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * Keel's internal endpoint {@code GET /keel/internal/v1/raft-snapshot} ({@link SnapshotInstaller#PATH}) on the
  * client port: the snapshot a lagging member installs when the leader's log no longer has the entries it needs.
+ * Served only against a ticket this member issued to a Raft member ({@code Keel-Snapshot-Ticket}; 403 otherwise).
  * The answer is {@code application/octet-stream} with a {@code Content-Length}: a {@code SnapshotFormat} body of
  * every column (the applied Raft position included), then its SHA-256. It is produced on a thread of its own (the
  * first pass over the database measures it) and written only as fast as the client reads (the response's write
@@ -29,15 +31,15 @@ public class RaftSnapshotEndpoint {
     static final int CHUNK = 64 * 1024;
 
     void routes(@Observes Router router) {
-        install(router, () -> Main.server().openRaftSnapshot());
+        install(router, ticket -> Main.server().openRaftSnapshot(ticket));
     }
 
     /** Serves the snapshots {@code open} produces at {@link SnapshotInstaller#PATH}. */
-    public static void install(Router router, Supplier<SnapshotInstaller.Source> open) {
+    public static void install(Router router, Function<String, SnapshotInstaller.Source> open) {
         router.route(SnapshotInstaller.PATH).handler(ctx -> serve(ctx, open));
     }
 
-    private static void serve(RoutingContext ctx, Supplier<SnapshotInstaller.Source> open) {
+    private static void serve(RoutingContext ctx, Function<String, SnapshotInstaller.Source> open) {
         HttpServerResponse r = ctx.response();
         if (ctx.request().method() != HttpMethod.GET) {
             Http.methodNotAllowed(r);
@@ -59,7 +61,8 @@ public class RaftSnapshotEndpoint {
         });
         r.drainHandler(v -> wake.run());
         r.exceptionHandler(e -> LOG.debug("raft snapshot response failed", e));
-        Thread sender = new Thread(() -> send(r, open, pump, gone, peer), "raft-snapshot-sender");
+        String ticket = ctx.request().getHeader(SnapshotInstaller.TICKET_HEADER);
+        Thread sender = new Thread(() -> send(r, () -> open.apply(ticket), pump, gone, peer), "raft-snapshot-sender");
         sender.setDaemon(true);
         sender.start();
     }
@@ -69,6 +72,10 @@ public class RaftSnapshotEndpoint {
         SnapshotInstaller.Source src;
         try {
             src = open.get();
+        } catch (dev.keel.errors.EtcdException e) {
+            LOG.warnf("refused a raft snapshot to %s: %s", peer, e.getMessage());
+            Http.error(r, 403, e.getMessage());
+            return;
         } catch (RuntimeException e) {
             LOG.warnf("cannot serve a raft snapshot to %s: %s", peer, e.getMessage());
             Http.error(r, 503, "cannot serve a snapshot: " + e.getMessage());

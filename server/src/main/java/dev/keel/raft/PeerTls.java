@@ -75,6 +75,16 @@ public record PeerTls(Path certFile, Path keyFile, Path trustedCaFile, boolean c
         return new GrpcTlsConfig(keyManager(), trustManager(), clientCertAuth);
     }
 
+    /**
+     * A JDK client context with the same certificate (when there is one) and trust, for HTTPS calls between members
+     * (the snapshot download from another member's client URL).
+     */
+    public javax.net.ssl.SSLContext jdkClientContext() throws IOException, GeneralSecurityException {
+        javax.net.ssl.SSLContext c = javax.net.ssl.SSLContext.getInstance("TLS");
+        c.init(certFile == null ? null : new KeyManager[]{keyManager()}, new TrustManager[]{trustManager()}, null);
+        return c;
+    }
+
     /** A client context for the channels that forward requests to the leader. */
     SslContext clientContext() throws IOException, GeneralSecurityException {
         return GrpcSslContexts.forClient().keyManager(keyManager()).trustManager(trustManager()).build();

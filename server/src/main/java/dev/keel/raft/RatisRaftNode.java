@@ -305,8 +305,18 @@ public final class RatisRaftNode implements RaftNode {
         // A lagging follower is told to install a snapshot itself (notifyInstallSnapshotFromLeader) instead of the
         // leader streaming snapshot files: our snapshot is a RocksDB checkpoint, not files Ratis knows about.
         RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
+        // Tuning escape hatch: -Dkeel.ratis.<ratis key>=<value> sets any Ratis server property (e.g.
+        // -Dkeel.ratis.raft.server.log.appender.wait-time.min=0ms), overriding the settings above.
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith(RATIS_PROPERTY_PREFIX)) {
+                p.set(name.substring(RATIS_PROPERTY_PREFIX.length()), System.getProperty(name));
+            }
+        }
         return p;
     }
+
+    /** System properties with this prefix are passed to Ratis as server properties. */
+    public static final String RATIS_PROPERTY_PREFIX = "keel.ratis.";
 
     // ---------------------------------------------------------------------------------------------------------------
     // propose

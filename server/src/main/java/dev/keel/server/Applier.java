@@ -182,33 +182,31 @@ final class Applier implements StateMachineApplier {
         }
     }
 
-    /** Answers lease questions forwarded by followers (set once while the member is built). */
-    private volatile java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> leaseQuestions;
+    /** Answers the questions other members ask this one outside the log (set once while the member is built). */
+    private volatile java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> questions;
 
-    void leaseQuestions(java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> answerer) {
-        this.leaseQuestions = answerer;
+    void questions(java.util.function.Function<LeaderQuery, CompletableFuture<LeaderAnswer>> answerer) {
+        this.questions = answerer;
     }
 
-    /** A question asked outside the log: the member list (a joining member) or a lease question (a follower). */
+    /** A question asked outside the log: the member list (a joining member) or one for the leader (see LeaderQuestions). */
     @Override
     public CompletableFuture<byte[]> query(byte[] request) {
         final LeaderQuery q;
         try {
             q = LeaderQuery.parseFrom(request);
         } catch (InvalidProtocolBufferException e) {
-            return CompletableFuture.completedFuture(Leases.answerError(
-                    new EtcdException(EtcdError.Codes.INVALID_ARGUMENT, "keel: malformed question: " + e.getMessage()))
-                    .toByteArray());
+            return CompletableFuture.completedFuture(LeaderQuestions.error(new EtcdException(
+                    EtcdError.Codes.INVALID_ARGUMENT, "keel: malformed question: " + e.getMessage())).toByteArray());
         }
         if (q.getQueryCase() == LeaderQuery.QueryCase.MEMBER_LIST) {
             return CompletableFuture.completedFuture(LeaderAnswer.newBuilder()
                     .setMembers(MemberChangeResponse.newBuilder().addAllMembers(members.members())).build()
                     .toByteArray());
         }
-        final var answerer = leaseQuestions;
+        final var answerer = questions;
         if (answerer == null || q.getQueryCase() == LeaderQuery.QueryCase.QUERY_NOT_SET) {
-            return CompletableFuture.completedFuture(Leases.answerError(new EtcdException(
-                    EtcdError.Codes.UNIMPLEMENTED, "keel: unsupported question " + q.getQueryCase())).toByteArray());
+            return CompletableFuture.completedFuture(LeaderQuestions.unsupported(q).toByteArray());
         }
         return answerer.apply(q).thenApply(LeaderAnswer::toByteArray);
     }

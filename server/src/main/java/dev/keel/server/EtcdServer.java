@@ -1,5 +1,11 @@
 package dev.keel.server;
 
+import dev.keel.proto.internal.SnapshotTicket;
+
+import dev.keel.proto.internal.LeaderQuery;
+
+import dev.keel.proto.internal.LeaderAnswer;
+
 import dev.keel.errors.EtcdError;
 import dev.keel.errors.EtcdException;
 import dev.keel.lease.Lessor;
@@ -127,7 +133,9 @@ public final class EtcdServer implements AutoCloseable {
         this.raft = ratis;
         this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
-        applier.leaseQuestions(leases::answer);
+        applier.questions(this::answer);
+        snapshotInstaller.tickets(this::snapshotTicket);
+        snapshotInstaller.tls(internalHttpsContext(config));
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         this.readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "kv-reader");
@@ -648,21 +656,83 @@ public final class EtcdServer implements AutoCloseable {
         return membership.update(id, peerUrls);
     }
 
-    /** Fails with "not leader" on a follower; the API layer then asks the leader ({@link #leaderClientUrls}). */
+    /**
+     * Promotes a learner. Only the leader knows whether it has caught up, so a follower asks the leader over the
+     * Raft connection (etcd forwards the promotion over its peer API); the caller's permission is checked here.
+     */
     public CompletableFuture<MemberChangeResponse> memberPromote(long id) {
-        return membership.promote(id);
+        if (raft.status().isLeader()) {
+            return membership.promote(id);
+        }
+        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberPromote(id).build(), timer)
+                .thenApply(LeaderAnswer::getMembers);
     }
 
-    /** The client URLs the leader published, or empty if no leader is known. */
-    public List<URI> leaderClientUrls() {
-        String leader = raft.status().leaderId();
-        return leader == null ? List.of() : membership.clientUrls(leader);
+    // ---- questions other members ask this one outside the log (see LeaderQuestions) ---------------------------
+
+    private final SnapshotTickets snapshotTickets = new SnapshotTickets();
+
+    /** Answers another member's question; arrives on a Ratis thread, so the work moves to this member's pools. */
+    private CompletableFuture<LeaderAnswer> answer(LeaderQuery q) {
+        return switch (q.getQueryCase()) {
+            case LEASE_RENEW, LEASE_TIME_TO_LIVE -> leases.answer(q);
+            case MEMBER_PROMOTE -> CompletableFuture.supplyAsync(() -> q, timer)
+                    .thenCompose(x -> raft.status().isLeader() ? membership.promote(x.getMemberPromote())
+                            : CompletableFuture.<MemberChangeResponse>failedFuture(EtcdError.NOT_LEADER.exception()))
+                    .thenApply(m -> LeaderAnswer.newBuilder().setMembers(m).build())
+                    .exceptionally(LeaderQuestions::error);
+            case SNAPSHOT_TICKET -> CompletableFuture.completedFuture(LeaderAnswer.newBuilder()
+                    .setSnapshotTicket(SnapshotTicket.newBuilder().setIssuer(identity.memberId())
+                            .setTicket(snapshotTickets.issue()))
+                    .build());
+            default -> CompletableFuture.completedFuture(LeaderQuestions.unsupported(q));
+        };
+    }
+
+    /** A ticket for downloading the leader's state, from whoever leads now (the installer's thread waits). */
+    private SnapshotInstaller.Ticket snapshotTicket(String leaderIdHex) {
+        try {
+            SnapshotTicket t = LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setSnapshotTicket(true).build(),
+                    timer).get(LeaderQuestions.PATIENCE_MS * 2, java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .getSnapshotTicket();
+            return new SnapshotInstaller.Ticket(ClusterIds.hex(t.getIssuer()), t.getTicket());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while asking for a snapshot ticket", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException(String.valueOf(Errors.unwrap(e).getMessage()), e);
+        }
+    }
+
+    /**
+     * TLS for this member's HTTPS calls to another member's client URL: its own certificate (presented when the
+     * other side asks for one, --client-cert-auth) and --trusted-ca-file; with --auto-tls the other side's
+     * self-signed certificate is not verified, as etcd does. Null when client URLs are plain HTTP.
+     */
+    static javax.net.ssl.SSLContext internalHttpsContext(EtcdConfig config) {
+        EtcdConfig.Tls t = config.clientTls();
+        if (!t.enabled()) {
+            return null;
+        }
+        try {
+            dev.keel.raft.PeerTls tls = t.autoTls()
+                    ? new dev.keel.raft.PeerTls(null, null, null, false, true)
+                    : new dev.keel.raft.PeerTls(Path.of(t.certFile()), Path.of(t.keyFile()),
+                            t.trustedCaFile().isEmpty() ? null : Path.of(t.trustedCaFile()), false, false);
+            return tls.jdkClientContext();
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("client TLS for calls between members: " + e.getMessage(), e);
+        }
     }
 
     // ---- Snapshot install (Raft InstallSnapshot, state-machine side; see SnapshotInstaller) ------------------
 
     /** The snapshot this member serves at {@link SnapshotInstaller#PATH} to a member installing it. */
-    public SnapshotInstaller.Source openRaftSnapshot() {
+    public SnapshotInstaller.Source openRaftSnapshot(String ticket) {
+        if (!snapshotTickets.valid(ticket)) {
+            throw new EtcdException(EtcdError.Codes.PERMISSION_DENIED,
+                    "keel: downloading this member's state needs a ticket it issued to a Raft member");
+        }
         return SnapshotInstaller.openSource(storage);
     }
 

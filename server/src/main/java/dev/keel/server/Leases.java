@@ -45,9 +45,6 @@ final class Leases implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Leases.class);
     /** etcd's lessor loop period. */
     static final long LOOP_MS = 500;
-    /** How long a follower keeps forwarding one lease question while leadership moves (etcd: request timeout). */
-    private static final long FORWARD_PATIENCE_MS = 5000;
-    private static final long FORWARD_RETRY_MS = 50;
     /** Checkpoint interval (etcd: 5 minutes, settable only in tests); a system property for Keel's own tests. */
     static final String CHECKPOINT_INTERVAL_PROPERTY = "keel.lease.checkpointIntervalMs";
 
@@ -198,38 +195,8 @@ final class Leases implements AutoCloseable {
 
     // ---- forwarding between members -------------------------------------------------------------------------
 
-    /**
-     * Asks the leader (through Raft's read-only path, so over the peer connection and its TLS) and turns an error
-     * answer back into the client's error. While leadership moves the question may reach a member that no longer
-     * leads: asked again, until the request timeout.
-     */
     private CompletableFuture<LeaderAnswer> askLeader(LeaderQuery q) {
-        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FORWARD_PATIENCE_MS);
-        return askLeader(q, deadline);
-    }
-
-    private CompletableFuture<LeaderAnswer> askLeader(LeaderQuery q, long deadlineNanos) {
-        return raft.askLeader(q.toByteArray()).thenCompose(bytes -> {
-            final LeaderAnswer a;
-            try {
-                a = LeaderAnswer.parseFrom(bytes);
-            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-                throw new CompletionException(new EtcdException(EtcdError.Codes.INTERNAL,
-                        "keel: malformed answer from the leader: " + e.getMessage()));
-            }
-            if (a.getErrorCode() == 0) {
-                return CompletableFuture.completedFuture(a);
-            }
-            final boolean moved = a.getErrorMessage().equals(EtcdError.NOT_LEADER.message())
-                    || a.getErrorMessage().equals(EtcdError.LEADER_CHANGED.message());
-            if (moved && System.nanoTime() + FORWARD_RETRY_MS * 1_000_000L < deadlineNanos) {
-                // the answering member lost leadership in between: ask whoever leads now
-                return CompletableFuture.supplyAsync(() -> null,
-                                CompletableFuture.delayedExecutor(FORWARD_RETRY_MS, TimeUnit.MILLISECONDS, loop))
-                        .thenCompose(v -> askLeader(q, deadlineNanos));
-            }
-            throw new CompletionException(new EtcdException((int) a.getErrorCode(), a.getErrorMessage()));
-        });
+        return LeaderQuestions.ask(raft, q, loop);
     }
 
     /**
@@ -246,19 +213,9 @@ final class Leases implements AutoCloseable {
                         .thenApply(ttl -> LeaderAnswer.newBuilder().setLeaseTtl(ttl).build());
                 case LEASE_TIME_TO_LIVE -> timeToLiveHere(query.getLeaseTimeToLive())
                         .thenApply(r -> LeaderAnswer.newBuilder().setTimeToLive(r).build());
-                default -> CompletableFuture.<LeaderAnswer>failedFuture(new EtcdException(
-                        EtcdError.Codes.UNIMPLEMENTED, "keel: unsupported question " + query.getQueryCase()));
+                default -> CompletableFuture.completedFuture(LeaderQuestions.unsupported(query));
             };
-        }).exceptionally(t -> {
-            EtcdException e = Errors.toEtcd(t);
-            return answerError(e != null ? e : new EtcdException(EtcdError.Codes.UNKNOWN, String.valueOf(
-                    Errors.unwrap(t).getMessage())));
-        });
-    }
-
-    /** An answer carrying an error for the asking member's client. */
-    static LeaderAnswer answerError(EtcdException e) {
-        return LeaderAnswer.newBuilder().setErrorCode(e.code()).setErrorMessage(e.getMessage()).build();
+        }).exceptionally(LeaderQuestions::error);
     }
 
     private static <T> T rethrow(Throwable t) {

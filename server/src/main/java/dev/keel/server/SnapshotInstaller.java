@@ -96,10 +96,36 @@ public final class SnapshotInstaller implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private final HttpClient http = HttpClient.newBuilder()
-            .connectTimeout(Duration.ofSeconds(10))
-            .version(HttpClient.Version.HTTP_1_1)
-            .build();
+    private volatile HttpClient http = httpClient(null);
+    /** Where to download from, and the ticket that lets this member (see {@link SnapshotTickets}). */
+    private volatile Function<String, Ticket> tickets = leader -> new Ticket(leader, "");
+
+    /** The member that serves the download (hex id) and the ticket it issued; an empty ticket sends none. */
+    public record Ticket(String issuerHex, String value) {
+    }
+
+    /** The header carrying the ticket. */
+    public static final String TICKET_HEADER = "Keel-Snapshot-Ticket";
+
+    /** How the ticket for a download is obtained, given the leader Raft named; set while the member is built. */
+    public void tickets(Function<String, Ticket> tickets) {
+        this.tickets = tickets;
+    }
+
+    /** TLS for https client URLs (the member's client certificate and trusted CAs), or null for the JDK's. */
+    public void tls(javax.net.ssl.SSLContext context) {
+        this.http = httpClient(context);
+    }
+
+    private static HttpClient httpClient(javax.net.ssl.SSLContext tls) {
+        HttpClient.Builder b = HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(10))
+                .version(HttpClient.Version.HTTP_1_1);
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        return b.build();
+    }
     private CompletableFuture<Result> running;
     private volatile boolean closed;
 
@@ -306,15 +332,21 @@ public final class SnapshotInstaller implements AutoCloseable {
      */
     public Result install(String leaderMemberIdHex) throws IOException, InterruptedException {
         long started = System.nanoTime();
-        URI base = leaderClientUrl.apply(leaderMemberIdHex);
+        Ticket ticket;
+        try {
+            ticket = tickets.apply(leaderMemberIdHex);
+        } catch (RuntimeException e) {
+            throw new IOException("cannot get a snapshot ticket from the leader: " + e.getMessage(), e);
+        }
+        URI base = leaderClientUrl.apply(ticket.issuerHex());
         if (base == null) {
-            throw new IOException("no client URL known for leader " + leaderMemberIdHex);
+            throw new IOException("no client URL known for leader " + ticket.issuerHex());
         }
         URI uri = base.resolve(PATH);
         Path tmp = Files.createTempFile(storage.dir().toAbsolutePath().getParent(), TEMP_PREFIX, TEMP_SUFFIX);
         try {
             LOG.infof("installing a snapshot from leader %s: downloading %s", leaderMemberIdHex, uri);
-            long bodyLength = download(uri, tmp);
+            long bodyLength = download(uri, ticket.value(), tmp);
             Checked checked = check(tmp, bodyLength);
             LOG.infof("snapshot from leader %s verified: %d bytes, %d records, revision %d, applied index %d "
                             + "(term %d); replacing this member's state", leaderMemberIdHex, bodyLength,
@@ -332,10 +364,13 @@ public final class SnapshotInstaller implements AutoCloseable {
     }
 
     /** Streams the response into {@code file}, checking the SHA-256 trailer; returns the body length. */
-    private long download(URI uri, Path file) throws IOException, InterruptedException {
-        HttpRequest req = HttpRequest.newBuilder(uri).GET()
-                .timeout(Duration.ofMinutes(5)) // until the headers: the leader measures the body first
-                .build();
+    private long download(URI uri, String ticket, Path file) throws IOException, InterruptedException {
+        HttpRequest.Builder rb = HttpRequest.newBuilder(uri).GET()
+                .timeout(Duration.ofMinutes(5)); // until the headers: the leader measures the body first
+        if (!ticket.isEmpty()) {
+            rb.header(TICKET_HEADER, ticket);
+        }
+        HttpRequest req = rb.build();
         HttpResponse<InputStream> resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream in = resp.body()) {
             if (resp.statusCode() != 200) {

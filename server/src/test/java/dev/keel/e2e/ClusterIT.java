@@ -120,6 +120,23 @@ class ClusterIT {
         Etcdctl.Result ml = new Etcdctl(follower.endpoint()).run("member", "list");
         assertEquals(3, ml.stdout().strip().split("\n").length, ml.toString());
         assertTrue(ml.stdout().contains("started, m1, "), ml.toString());
+        // etcdctl 3.4 --cluster finds every member from the member list
+        Etcdctl.Result cl = new Etcdctl(follower.endpoint()).run("endpoint", "status", "--cluster");
+        assertEquals(0, cl.exitCode(), cl.toString());
+        assertEquals(3, cl.stdout().strip().split("\n").length, cl.toString());
+
+        // the whole state is handed out only to a Raft member holding a ticket (a snapshot install asks for one)
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        for (String ticket : new String[]{null, "0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+            java.net.http.HttpRequest.Builder rb = java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://" + leader().endpoint() + "/keel/internal/v1/raft-snapshot"));
+            if (ticket != null) {
+                rb.header("Keel-Snapshot-Ticket", ticket);
+            }
+            java.net.http.HttpResponse<String> resp = http.send(rb.build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(403, resp.statusCode(), resp.body());
+        }
     }
 
     @Test

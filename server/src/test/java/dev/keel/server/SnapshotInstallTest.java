@@ -179,7 +179,7 @@ class SnapshotInstallTest {
                 ctx.fail(e);
             }
         });
-        RaftSnapshotEndpoint.install(router, () -> served.get());
+        RaftSnapshotEndpoint.install(router, ticket -> served.get());
         http = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
