@@ -135,8 +135,28 @@ final class Leases implements AutoCloseable {
         while (id == 0) {
             id = ids.next() & Long.MAX_VALUE;
         }
-        return propose.apply(InternalRequest.newBuilder().setLeaseGrant(r.toBuilder().setID(id)))
+        final long chosen = id;
+        return promotedIfLeader().thenCompose(v -> propose.apply(
+                        InternalRequest.newBuilder().setLeaseGrant(r.toBuilder().setID(chosen))))
                 .thenApply(InternalResponse::getLeaseGrant);
+    }
+
+    /**
+     * On a leader whose lessor is not primary yet (just elected): waits for the promotion, so that a lease granted
+     * now starts with its own TTL instead of getting the extension meant for leases that predate the leader (as in
+     * etcd, where a leader promotes its lessor before it serves clients). A failed promotion does not stop the grant.
+     */
+    private CompletableFuture<Void> promotedIfLeader() {
+        RaftStatus st = raft.status();
+        if (!st.isLeader()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        synchronized (promotion) {
+            if (promotedTerm == st.term() && lessor.isPrimary()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return promote(st.term()).exceptionally(t -> null);
+        }
     }
 
     CompletableFuture<LeaseRevokeResponse> revoke(LeaseRevokeRequest r) {

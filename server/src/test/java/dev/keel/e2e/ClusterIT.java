@@ -175,7 +175,15 @@ class ClusterIT {
         stop.set(true);
         writers.shutdown();
         assertTrue(writers.awaitTermination(60, TimeUnit.SECONDS));
-        assertTrue(beforeRestart > 100, "writes continued: " + beforeRestart);
+        if (beforeRestart <= 100) {
+            StringBuilder logs = new StringBuilder();
+            for (ServerProcess m : members) {
+                logs.append("\n--- ").append(m.name()).append(m == leader ? " (killed leader)" : "").append(" ---\n")
+                        .append(m.logTail());
+            }
+            fail("writes did not continue: " + beforeRestart + " acknowledged, " + failures.get() + " failed"
+                    + logs);
+        }
 
         awaitSameRevision();
         // every acknowledged write is on every member, at its acknowledged revision

@@ -158,7 +158,14 @@ class ClusterLeaseWatchIT {
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(2 * TTL);
         int renewals = 0;
         while (System.nanoTime() < until) {
-            LeaseKeepAliveResponse r = keepAlive(leaseAsyncF, id);
+            LeaseKeepAliveResponse r;
+            try {
+                r = keepAlive(leaseAsyncF, id);
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + " (renewal " + renewals + " after the leader was killed)"
+                        + "\n--- " + f.name() + " ---\n" + f.logTail() + "\n--- " + other.name() + " ---\n"
+                        + other.logTail(), e);
+            }
             assertEquals(TTL, r.getTTL(), "renewal " + renewals + " after the leader was killed");
             renewals++;
             Thread.sleep(1000);

@@ -21,6 +21,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
@@ -90,6 +92,22 @@ class SnapshotInstallIT {
                         id -> URI.create(p.url()), members::reload);
                 applier.snapshotInstaller(installer);
                 try {
+                    // without a ticket the running member refuses to hand out its state
+                    java.util.concurrent.ExecutionException refused = assertThrows(
+                            java.util.concurrent.ExecutionException.class,
+                            () -> applier.installSnapshot("8e9e05c52164694d").get());
+                    assertTrue(refused.getCause().getMessage().contains("answered 403"), refused.toString());
+                    assertEquals(0, applier.appliedIndex(), "nothing was replaced");
+                    // a Raft member asks for one over the Raft port, as a follower's installer does
+                    URI peer = URI.create(p.peerUrl());
+                    dev.keel.raft.RatisRaftNode.Discovered d = dev.keel.raft.RatisRaftNode.discover(
+                            List.of(peer.getHost() + ":" + peer.getPort()), java.time.Duration.ofSeconds(5),
+                            dev.keel.proto.internal.LeaderQuery.newBuilder().setSnapshotTicket(true).build()
+                                    .toByteArray());
+                    dev.keel.proto.internal.SnapshotTicket ticket =
+                            dev.keel.proto.internal.LeaderAnswer.parseFrom(d.answer()).getSnapshotTicket();
+                    assertFalse(ticket.getTicket().isEmpty(), "a ticket");
+                    installer.tickets(leader -> new SnapshotInstaller.Ticket(leader, ticket.getTicket()));
                     applier.installSnapshot("8e9e05c52164694d").get();
 
                     assertEquals(revision, mvcc.currentRevision());
