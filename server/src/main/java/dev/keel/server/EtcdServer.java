@@ -131,7 +131,7 @@ public final class EtcdServer implements AutoCloseable {
                 : new RatisRaftNode(rc, applier);
         ratis.setPeerTls(peerTls(config, identity));
         this.raft = ratis;
-        this.proposer = new Proposer(raft, 4, Math.max(4L << 20, config.maxRequestBytes()));
+        this.proposer = new Proposer(raft, this::proposalsInFlight, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
         applier.questions(this::answer);
         snapshotInstaller.tickets(this::snapshotTicket);
@@ -666,6 +666,26 @@ public final class EtcdServer implements AutoCloseable {
         }
         return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberPromote(id).build(), timer)
                 .thenApply(LeaderAnswer::getMembers);
+    }
+
+    /** Entries a member keeps in flight: several alone, one in a cluster (see {@link Proposer}). */
+    private static final int IN_FLIGHT_SINGLE = Integer.getInteger("keel.proposer.maxInFlight", 4);
+    private static final int IN_FLIGHT_CLUSTER = Integer.getInteger("keel.proposer.maxInFlightCluster", 1);
+    private volatile long inFlightCheckedAt = System.nanoTime() - 1_000_000_000L;
+    private volatile int inFlightLimit = IN_FLIGHT_SINGLE;
+
+    private int proposalsInFlight() {
+        long now = System.nanoTime();
+        if (now - inFlightCheckedAt > 100_000_000L) { // the configuration changes rarely: look every 100 ms
+            try {
+                dev.keel.raft.RaftMembers m = raft.members();
+                inFlightLimit = m.voters().size() + m.learners().size() > 1 ? IN_FLIGHT_CLUSTER : IN_FLIGHT_SINGLE;
+            } catch (RuntimeException e) {
+                // not started yet: keep the last answer
+            }
+            inFlightCheckedAt = now;
+        }
+        return inFlightLimit;
     }
 
     // ---- questions other members ask this one outside the log (see LeaderQuestions) ---------------------------
