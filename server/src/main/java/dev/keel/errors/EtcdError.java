@@ -35,6 +35,7 @@ public enum EtcdError {
     LEARNER_NOT_READY(Codes.FAILED_PRECONDITION,
             "etcdserver: can only promote a learner member which is in sync with leader"),
     TOO_MANY_LEARNERS(Codes.FAILED_PRECONDITION, "etcdserver: too many learner members in cluster"),
+    UNHEALTHY(Codes.UNAVAILABLE, "etcdserver: unhealthy cluster"),
     NOT_ENOUGH_STARTED_MEMBERS(Codes.FAILED_PRECONDITION,
             "etcdserver: re-configuration failed due to not enough started members"),
     NOT_SUPPORTED_FOR_LEARNER(Codes.FAILED_PRECONDITION, "etcdserver: rpc not supported for learner"),

@@ -66,6 +66,14 @@ public interface RaftNode extends AutoCloseable {
      */
     Map<String, Long> progress();
 
+    /**
+     * Leader only: how many milliseconds ago each other member last answered this leader (etcd's "active since"
+     * for --strict-reconfig-check); empty on a follower.
+     */
+    default Map<String, Long> lastContactMillis() {
+        return Map.of();
+    }
+
     /** Hands leadership to {@code memberId}; completes once it has taken over, or fails. */
     CompletableFuture<Void> transferLeadership(String memberId, Duration timeout);
 

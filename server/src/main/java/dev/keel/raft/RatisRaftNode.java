@@ -766,6 +766,23 @@ public final class RatisRaftNode implements RaftNode {
     }
 
     @Override
+    public Map<String, Long> lastContactMillis() {
+        final RaftServer.Division d = division;
+        if (d == null || !d.getInfo().isLeader()) {
+            return Map.of();
+        }
+        final org.apache.ratis.proto.RaftProtos.RoleInfoProto role = d.getInfo().getRoleInfoProto();
+        if (!role.hasLeaderInfo()) {
+            return Map.of();
+        }
+        final Map<String, Long> out = new TreeMap<>();
+        for (org.apache.ratis.proto.RaftProtos.ServerRpcProto f : role.getLeaderInfo().getFollowerInfoList()) {
+            out.put(RaftPeerId.valueOf(f.getId().getId()).toString(), f.getLastRpcElapsedTimeMs());
+        }
+        return out;
+    }
+
+    @Override
     public CompletableFuture<Void> transferLeadership(String memberId, Duration timeout) {
         if (!isRunning()) {
             return CompletableFuture.failedFuture(stopped());

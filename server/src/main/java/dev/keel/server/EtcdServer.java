@@ -644,12 +644,27 @@ public final class EtcdServer implements AutoCloseable {
         return raft.readBarrier().thenApply(v -> membership.list());
     }
 
+    /**
+     * Adds a member. Under --strict-reconfig-check only the leader knows which members are connected, so a follower
+     * asks the leader over the Raft connection.
+     */
     public CompletableFuture<MemberChangeResponse> memberAdd(List<String> peerUrls, boolean learner) {
-        return membership.add(peerUrls, learner);
+        if (!config.strictReconfigCheck() || raft.status().isLeader()) {
+            return membership.add(peerUrls, learner);
+        }
+        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberAdd(
+                        dev.keel.proto.etcdserverpb.MemberAddRequest.newBuilder().addAllPeerURLs(peerUrls)
+                                .setIsLearner(learner)).build(), timer)
+                .thenApply(LeaderAnswer::getMembers);
     }
 
+    /** Removes a member; decided on the leader under --strict-reconfig-check (see {@link #memberAdd}). */
     public CompletableFuture<MemberChangeResponse> memberRemove(long id) {
-        return membership.remove(id);
+        if (!config.strictReconfigCheck() || raft.status().isLeader()) {
+            return membership.remove(id);
+        }
+        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberRemove(id).build(), timer)
+                .thenApply(LeaderAnswer::getMembers);
     }
 
     public CompletableFuture<MemberChangeResponse> memberUpdate(long id, List<String> peerUrls) {
@@ -696,9 +711,15 @@ public final class EtcdServer implements AutoCloseable {
     private CompletableFuture<LeaderAnswer> answer(LeaderQuery q) {
         return switch (q.getQueryCase()) {
             case LEASE_RENEW, LEASE_TIME_TO_LIVE -> leases.answer(q);
-            case MEMBER_PROMOTE -> CompletableFuture.supplyAsync(() -> q, timer)
-                    .thenCompose(x -> raft.status().isLeader() ? membership.promote(x.getMemberPromote())
-                            : CompletableFuture.<MemberChangeResponse>failedFuture(EtcdError.NOT_LEADER.exception()))
+            case MEMBER_PROMOTE, MEMBER_ADD, MEMBER_REMOVE -> CompletableFuture.supplyAsync(() -> q, timer)
+                    .thenCompose(x -> !raft.status().isLeader()
+                            ? CompletableFuture.<MemberChangeResponse>failedFuture(EtcdError.NOT_LEADER.exception())
+                            : switch (x.getQueryCase()) {
+                                case MEMBER_PROMOTE -> membership.promote(x.getMemberPromote());
+                                case MEMBER_ADD -> membership.add(x.getMemberAdd().getPeerURLsList(),
+                                        x.getMemberAdd().getIsLearner());
+                                default -> membership.remove(x.getMemberRemove());
+                            })
                     .thenApply(m -> LeaderAnswer.newBuilder().setMembers(m).build())
                     .exceptionally(LeaderQuestions::error);
             case SNAPSHOT_TICKET -> CompletableFuture.completedFuture(LeaderAnswer.newBuilder()

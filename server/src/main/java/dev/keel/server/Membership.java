@@ -154,6 +154,9 @@ final class Membership implements AutoCloseable {
         if (config.strictReconfigCheck() && !learner && !readyToAddVoter(store.members())) {
             return CompletableFuture.failedFuture(EtcdError.NOT_ENOUGH_STARTED_MEMBERS.exception());
         }
+        if (config.strictReconfigCheck() && !allVotersConnected(store.members(), raft.lastContactMillis(), self)) {
+            return CompletableFuture.failedFuture(EtcdError.UNHEALTHY.exception());
+        }
         return change(MemberChange.newBuilder().setAction(MemberChange.Action.ADD).setMemberId(id)
                 .addAllPeerUrls(peerUrls).setIsLearner(learner));
     }
@@ -161,6 +164,10 @@ final class Membership implements AutoCloseable {
     CompletableFuture<MemberChangeResponse> remove(long id) {
         if (config.strictReconfigCheck() && !readyToRemove(store.members(), id)) {
             return CompletableFuture.failedFuture(EtcdError.NOT_ENOUGH_STARTED_MEMBERS.exception());
+        }
+        if (config.strictReconfigCheck() && !quorumConnectedAfterRemoval(store.members(), id,
+                raft.lastContactMillis(), self)) {
+            return CompletableFuture.failedFuture(EtcdError.UNHEALTHY.exception());
         }
         return change(MemberChange.newBuilder().setAction(MemberChange.Action.REMOVE).setMemberId(id));
     }
@@ -233,6 +240,55 @@ final class Membership implements AutoCloseable {
             }
         }
         return started >= voters / 2 + 1;
+    }
+
+    /** How recently (ms) the leader must have heard from a member for it to count as connected (etcd: 5 s). */
+    static final long HEALTH_INTERVAL_MS = 5000;
+
+    /** Leader's view: every voter answered within {@link #HEALTH_INTERVAL_MS} (etcd's isConnectedFullySince). */
+    static boolean allVotersConnected(List<Member> members, Map<String, Long> lastContact, String self) {
+        for (Member m : members) {
+            if (!m.getIsLearner() && !connected(m, lastContact, self)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Leader's view: removing {@code id}, a connected voter, leaves connected voters that still form a quorum
+     * (etcd's numConnectedSince check). Removing a learner or a member that is down is always fine.
+     */
+    static boolean quorumConnectedAfterRemoval(List<Member> members, long id, Map<String, Long> lastContact,
+                                               String self) {
+        int voters = 0;
+        int connected = 0;
+        for (Member m : members) {
+            if (m.getID() == id && m.getIsLearner()) {
+                return true;
+            }
+            if (!m.getIsLearner()) {
+                voters++;
+                connected += connected(m, lastContact, self) ? 1 : 0;
+            }
+        }
+        Member removed = members.stream().filter(m -> m.getID() == id).findFirst().orElse(null);
+        if (removed == null) {
+            return true; // unknown id: the apply answers "member not found"
+        }
+        if (!ClusterIds.hex(id).equals(self) && !connected(removed, lastContact, self)) {
+            return true; // a member that is down is not part of the active quorum
+        }
+        return connected - 1 >= (voters - 1) / 2 + 1;
+    }
+
+    private static boolean connected(Member m, Map<String, Long> lastContact, String self) {
+        String hex = ClusterIds.hex(m.getID());
+        if (hex.equals(self)) {
+            return true;
+        }
+        Long ms = lastContact.get(hex);
+        return ms != null && ms <= HEALTH_INTERVAL_MS;
     }
 
     /** Promoting a learner (counted as started) keeps a quorum of started voters. */

@@ -213,6 +213,20 @@ class ClusterIT {
         for (int i = 0; i < 50; i++) {
             kv(rest.get(i % 2)).put(put("b/" + i, "x"));
         }
+        // --strict-reconfig-check (on by default): with a member silent for over 5 s the leader refuses to add
+        // one or to remove a live one (asked on a follower: it asks the leader), but a silent one may go
+        Thread.sleep(5500);
+        ServerProcess newLeader = awaitLeaderAmong(rest);
+        ServerProcess liveFollower = rest.get(0) == newLeader ? rest.get(1) : rest.get(0);
+        StatusRuntimeException unhealthy = assertThrows(StatusRuntimeException.class, () -> cluster(liveFollower)
+                .memberAdd(MemberAddRequest.newBuilder().addPeerURLs("http://127.0.0.1:1").setIsLearner(true)
+                        .build()));
+        assertEquals("etcdserver: unhealthy cluster", unhealthy.getStatus().getDescription());
+        assertEquals(Status.Code.UNAVAILABLE, unhealthy.getStatus().getCode());
+        long liveId = status(liveFollower).getHeader().getMemberId();
+        StatusRuntimeException breaksQuorum = assertThrows(StatusRuntimeException.class, () -> cluster(newLeader)
+                .memberRemove(MemberRemoveRequest.newBuilder().setID(liveId).build()));
+        assertEquals("etcdserver: unhealthy cluster", breaksQuorum.getStatus().getDescription());
         oldLeader.resume();
         awaitSameRevision();
         assertIdenticalHashes();
