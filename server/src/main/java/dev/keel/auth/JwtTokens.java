@@ -149,21 +149,4 @@ public final class JwtTokens implements TokenProvider {
         }
         return jwt.serialize();
     }
-
-    @Override
-    public String newPrefix() {
-        return "";
-    }
-
-    @Override
-    public void enable() {
-    }
-
-    @Override
-    public void disable() {
-    }
-
-    @Override
-    public void invalidateUser(String username) {
-    }
 }

@@ -16,15 +16,21 @@ public interface TokenProvider {
     String assign(String username, long revision, String prefix, long index);
 
     /** A random prefix for a simple token, chosen before proposing; empty for providers that need none. */
-    String newPrefix();
+    default String newPrefix() {
+        return "";
+    }
 
-    void enable();
+    /** Auth was enabled (nothing to do for providers that keep no state). */
+    default void enable() {
+    }
 
-    /** Auth was disabled: every token issued so far is void. */
-    void disable();
+    /** Auth was disabled: every token issued so far is void (simple tokens; a JWT stays valid until it expires). */
+    default void disable() {
+    }
 
     /** The user was deleted or changed password: that user's tokens are void (simple tokens). */
-    void invalidateUser(String username);
+    default void invalidateUser(String username) {
+    }
 
     /** Nothing is issued: what etcd's "--auth-token=" (empty type) gives. */
     TokenProvider NONE = new TokenProvider() {
@@ -37,23 +43,6 @@ public interface TokenProvider {
         public String assign(String username, long revision, String prefix, long index) {
             throw new dev.keel.errors.EtcdException(dev.keel.errors.EtcdError.Codes.UNKNOWN,
                     "auth: token provider is not set");
-        }
-
-        @Override
-        public String newPrefix() {
-            return "";
-        }
-
-        @Override
-        public void enable() {
-        }
-
-        @Override
-        public void disable() {
-        }
-
-        @Override
-        public void invalidateUser(String username) {
         }
     };
 }
