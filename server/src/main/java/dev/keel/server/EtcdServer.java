@@ -245,6 +245,7 @@ public final class EtcdServer implements AutoCloseable {
                 mvcc::currentRevision);
         m.gaugeFunction("etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.",
                 () -> Math.max(0, mvcc.compactRevision()));
+        m.gaugeFunction("etcd_debugging_auth_revision", "The current revision of auth store.", authStore::revision);
     }
 
     /** The column families of a member's database (also what a snapshot restore creates). */

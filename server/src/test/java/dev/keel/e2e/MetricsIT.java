@@ -178,6 +178,22 @@ class MetricsIT {
     // ---- tests -------------------------------------------------------------------------------------------
 
     @Test
+    void theAuthRevisionGaugeFollowsAuthChanges() throws Exception {
+        var auth = dev.keel.proto.etcdserverpb.AuthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+        long before = auth.authStatus(dev.keel.proto.etcdserverpb.AuthStatusRequest.getDefaultInstance())
+                .getAuthRevision();
+        assertEquals(before, scrape().get("etcd_debugging_auth_revision"));
+        auth.userAdd(dev.keel.proto.etcdserverpb.AuthUserAddRequest.newBuilder().setName("metrics-user")
+                .setPassword("pw").build());
+        auth.roleAdd(dev.keel.proto.etcdserverpb.AuthRoleAddRequest.newBuilder().setName("metrics-role").build());
+        long after = auth.authStatus(dev.keel.proto.etcdserverpb.AuthStatusRequest.getDefaultInstance())
+                .getAuthRevision();
+        assertEquals(before + 2, after, "a user and a role added");
+        assertEquals(after, scrape().get("etcd_debugging_auth_revision"));
+        assertEquals("gauge", scrape().types().get("etcd_debugging_auth_revision"));
+    }
+
+    @Test
     void countersMoveByWhatTheRequestsDid() throws Exception {
         Scrape before = scrape();
         double putsOk = before.samples().getOrDefault(PUT_OK, 0.0);
