@@ -645,27 +645,15 @@ public final class EtcdServer implements AutoCloseable {
         return raft.readBarrier().thenApply(v -> membership.list());
     }
 
-    /**
-     * Adds a member. Under --strict-reconfig-check only the leader knows which members are connected, so a follower
-     * asks the leader over the Raft connection.
-     */
+    /** Adds a member; decided on the leader under --strict-reconfig-check (only it knows who is connected). */
     public CompletableFuture<MemberChangeResponse> memberAdd(List<String> peerUrls, boolean learner) {
-        if (!config.strictReconfigCheck() || raft.status().isLeader()) {
-            return membership.add(peerUrls, learner);
-        }
-        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberAdd(
-                        dev.keel.proto.etcdserverpb.MemberAddRequest.newBuilder().addAllPeerURLs(peerUrls)
-                                .setIsLearner(learner)).build(), timer)
-                .thenApply(LeaderAnswer::getMembers);
+        return membershipChange(LeaderQuery.newBuilder().setMemberAdd(dev.keel.proto.etcdserverpb.MemberAddRequest
+                .newBuilder().addAllPeerURLs(peerUrls).setIsLearner(learner)).build(), config.strictReconfigCheck());
     }
 
-    /** Removes a member; decided on the leader under --strict-reconfig-check (see {@link #memberAdd}). */
+    /** Removes a member; decided on the leader under --strict-reconfig-check, as an add. */
     public CompletableFuture<MemberChangeResponse> memberRemove(long id) {
-        if (!config.strictReconfigCheck() || raft.status().isLeader()) {
-            return membership.remove(id);
-        }
-        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberRemove(id).build(), timer)
-                .thenApply(LeaderAnswer::getMembers);
+        return membershipChange(LeaderQuery.newBuilder().setMemberRemove(id).build(), config.strictReconfigCheck());
     }
 
     public CompletableFuture<MemberChangeResponse> memberUpdate(long id, List<String> peerUrls) {
@@ -673,15 +661,31 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     /**
-     * Promotes a learner. Only the leader knows whether it has caught up, so a follower asks the leader over the
-     * Raft connection (etcd forwards the promotion over its peer API); the caller's permission is checked here.
+     * Promotes a learner; always decided on the leader, which alone knows whether the learner has caught up (etcd
+     * forwards the promotion over its peer API). The caller's permission is checked on this member.
      */
     public CompletableFuture<MemberChangeResponse> memberPromote(long id) {
-        if (raft.status().isLeader()) {
-            return membership.promote(id);
+        return membershipChange(LeaderQuery.newBuilder().setMemberPromote(id).build(), true);
+    }
+
+    /**
+     * A membership change: made here when this member leads or the change needs no leader's view, otherwise asked
+     * of the leader over the Raft connection (see {@link LeaderQuestions}).
+     */
+    private CompletableFuture<MemberChangeResponse> membershipChange(LeaderQuery q, boolean leaderDecides) {
+        if (!leaderDecides || raft.status().isLeader()) {
+            return changeMembership(q);
         }
-        return LeaderQuestions.ask(raft, LeaderQuery.newBuilder().setMemberPromote(id).build(), timer)
-                .thenApply(LeaderAnswer::getMembers);
+        return LeaderQuestions.ask(raft, q, timer).thenApply(LeaderAnswer::getMembers);
+    }
+
+    private CompletableFuture<MemberChangeResponse> changeMembership(LeaderQuery q) {
+        return switch (q.getQueryCase()) {
+            case MEMBER_ADD -> membership.add(q.getMemberAdd().getPeerURLsList(), q.getMemberAdd().getIsLearner());
+            case MEMBER_REMOVE -> membership.remove(q.getMemberRemove());
+            case MEMBER_PROMOTE -> membership.promote(q.getMemberPromote());
+            default -> throw new IllegalArgumentException("not a membership change: " + q.getQueryCase());
+        };
     }
 
     /** Entries a member keeps in flight: several alone, one in a cluster (see {@link Proposer}). */
@@ -713,14 +717,8 @@ public final class EtcdServer implements AutoCloseable {
         return switch (q.getQueryCase()) {
             case LEASE_RENEW, LEASE_TIME_TO_LIVE -> leases.answer(q);
             case MEMBER_PROMOTE, MEMBER_ADD, MEMBER_REMOVE -> CompletableFuture.supplyAsync(() -> q, timer)
-                    .thenCompose(x -> !raft.status().isLeader()
-                            ? CompletableFuture.<MemberChangeResponse>failedFuture(EtcdError.NOT_LEADER.exception())
-                            : switch (x.getQueryCase()) {
-                                case MEMBER_PROMOTE -> membership.promote(x.getMemberPromote());
-                                case MEMBER_ADD -> membership.add(x.getMemberAdd().getPeerURLsList(),
-                                        x.getMemberAdd().getIsLearner());
-                                default -> membership.remove(x.getMemberRemove());
-                            })
+                    .thenCompose(x -> raft.status().isLeader() ? changeMembership(x)
+                            : CompletableFuture.<MemberChangeResponse>failedFuture(EtcdError.NOT_LEADER.exception()))
                     .thenApply(m -> LeaderAnswer.newBuilder().setMembers(m).build())
                     .exceptionally(LeaderQuestions::error);
             case SNAPSHOT_TICKET -> CompletableFuture.completedFuture(LeaderAnswer.newBuilder()

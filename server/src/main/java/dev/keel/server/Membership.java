@@ -215,15 +215,18 @@ final class Membership implements AutoCloseable {
 
     /** Adding a voter keeps a quorum of started voters (a one-member cluster may always add its second). */
     static boolean readyToAddVoter(List<Member> members) {
-        int voters = 1; // the new one
-        int started = 0;
-        for (Member m : members) {
-            if (!m.getIsLearner()) {
-                voters++;
-                started += m.getName().isEmpty() ? 0 : 1;
-            }
-        }
+        int voters = 1 + voters(members); // the new one counts
+        int started = startedVoters(members);
         return (started == 1 && voters == 2) || started >= voters / 2 + 1;
+    }
+
+    private static int voters(List<Member> members) {
+        return (int) members.stream().filter(m -> !m.getIsLearner()).count();
+    }
+
+    /** Voters that have published their name (etcd's IsStarted). */
+    private static int startedVoters(List<Member> members) {
+        return (int) members.stream().filter(m -> !m.getIsLearner() && !m.getName().isEmpty()).count();
     }
 
     /** Removing a member leaves a quorum of started voters among the rest (learners may always go). */
@@ -293,14 +296,8 @@ final class Membership implements AutoCloseable {
 
     /** Promoting a learner (counted as started) keeps a quorum of started voters. */
     static boolean readyToPromote(List<Member> members) {
-        int voters = 1;
-        int started = 1;
-        for (Member m : members) {
-            if (!m.getIsLearner()) {
-                voters++;
-                started += m.getName().isEmpty() ? 0 : 1;
-            }
-        }
+        int voters = 1 + voters(members);
+        int started = 1 + startedVoters(members);
         return started >= voters / 2 + 1;
     }
 
