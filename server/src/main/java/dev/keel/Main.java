@@ -72,7 +72,20 @@ public class Main implements QuarkusApplication {
             System.exit(1);
             return;
         }
-        Quarkus.run(Main.class, args);
+        // The member closes only after Quarkus has stopped the client listener (the exit handler runs after the
+        // HTTP server is down), so no request reaches a closed store.
+        Quarkus.run(Main.class, (code, error) -> {
+            closeMember();
+            io.quarkus.runtime.ApplicationLifecycleManager.getDefaultExitCodeHandler().accept(code, error);
+        }, args);
+    }
+
+    private static void closeMember() {
+        EtcdServer s = server;
+        server = null;
+        if (s != null) {
+            s.close();
+        }
     }
 
     /**
@@ -137,10 +150,6 @@ public class Main implements QuarkusApplication {
     @Override
     public int run(String... args) {
         Quarkus.waitForExit();
-        EtcdServer s = server;
-        if (s != null) {
-            s.close();
-        }
         return 0;
     }
 }

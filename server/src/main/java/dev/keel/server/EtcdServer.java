@@ -123,9 +123,13 @@ public final class EtcdServer implements AutoCloseable {
         RaftConfig rc = new RaftConfig(ClusterIds.hex(identity.memberId()), ClusterIds.hex(identity.clusterId()),
                 peers, learners, MemberIdentity.hostPort(config.listenPeerUrl()),
                 config.dataDir().resolve("member").resolve("raft"), Duration.ofSeconds(7), config.snapshotCount());
-        // --election-timeout, when given, bounds Raft's randomised election timeout as in etcd ([t, 2t)); without
-        // it Keel keeps Ratis' faster 150-300 ms (leases still use etcd's 1 s default for their extension)
+        // Raft's randomised election timeout is etcd's: [t, 2t) for --election-timeout t (1 s by default), so members
+        // starting on a loaded machine do not churn through elections. A member starting alone (no other voter to
+        // disagree with) keeps Ratis' 150-300 ms unless the flag is given, so that it leads at once; tests may
+        // change it with the keel.raft.electionTimeout{Min,Max}Ms system properties.
+        boolean alone = peers.size() == 1 && learners.isEmpty();
         RatisRaftNode ratis = config.isSet("election-timeout")
+                || (!alone && System.getProperty(RatisRaftNode.ELECTION_TIMEOUT_MIN_PROPERTY) == null)
                 ? new RatisRaftNode(rc, applier, java.time.Duration.ofMillis(config.electionTimeoutMs()),
                         java.time.Duration.ofMillis(2 * config.electionTimeoutMs()))
                 : new RatisRaftNode(rc, applier);
