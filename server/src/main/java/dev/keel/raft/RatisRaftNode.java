@@ -276,7 +276,9 @@ public final class RatisRaftNode implements RaftNode {
                 : selfPeer.getAddress());
         GrpcConfigKeys.Server.setHost(p, bind.host());
         GrpcConfigKeys.Server.setPort(p, bind.port());
-        GrpcConfigKeys.Server.setLeaderOutstandingAppendsMax(p, 2);
+        // appendEntries a leader keeps in flight per follower: 8 measured ahead of 2 in every row of the 3-member
+        // comparison (and Ratis' default 128 only holds more memory for a slow follower)
+        GrpcConfigKeys.Server.setLeaderOutstandingAppendsMax(p, 8);
 
         // Without this every commit-index move appends an extra (metadata) log entry.
         RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
