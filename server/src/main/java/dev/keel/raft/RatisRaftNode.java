@@ -94,9 +94,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>An instance runs once: {@link #start()} then {@link #close()}; to restart, create a new instance over the same
  * {@link RaftConfig#dataDir()}.
  *
- * <p>Election timeouts default to Ratis' 150–300 ms and can be changed with the system properties
- * {@value #ELECTION_TIMEOUT_MIN_PROPERTY} / {@value #ELECTION_TIMEOUT_MAX_PROPERTY} (milliseconds) or the
- * four-argument constructor.
+ * <p>The two-argument constructor uses Ratis' 150–300 ms election timeouts, changed with the system properties
+ * {@value #ELECTION_TIMEOUT_MIN_PROPERTY} / {@value #ELECTION_TIMEOUT_MAX_PROPERTY} (milliseconds); the member
+ * passes etcd's [t, 2t) for --election-timeout t through the four-argument one.
  */
 public final class RatisRaftNode implements RaftNode {
     private static final Logger LOG = LoggerFactory.getLogger(RatisRaftNode.class);
