@@ -118,10 +118,12 @@ public final class BackupController {
                 .withNewSpec().withBackoffLimit(1).withActiveDeadlineSeconds((long) timeout + 60)
                 .withNewTemplate().withNewMetadata().withLabels(Map.of(Labels.BACKUP, b.getMetadata().getName()))
                 .endMetadata().withNewSpec().withRestartPolicy("Never")
+                .withSecurityContext(Resources.podSecurity())
                 .addNewContainer().withName("backup").withImage(operatorImage)
                 .withArgs("backup", "--endpoint=" + endpoint, "--out=" + Resources.BACKUP_MOUNT + "/" + st.path,
                         "--timeout=" + timeout, "--result=/dev/termination-log")
                 .withTerminationMessagePolicy("File")
+                .withSecurityContext(Resources.containerSecurity())
                 .addNewVolumeMount().withName("backup").withMountPath(Resources.BACKUP_MOUNT).endVolumeMount()
                 .endContainer()
                 .addNewVolume().withName("backup").withNewPersistentVolumeClaim()

@@ -6,6 +6,7 @@ import dev.keel.operator.crd.KVCluster;
 import dev.keel.operator.crd.KVClusterSpec;
 import dev.keel.operator.crd.KVClusterStatus;
 import dev.keel.operator.k8s.Labels;
+import dev.keel.operator.k8s.PodSecurityRestricted;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -99,6 +100,10 @@ class BackupMockTest {
         assertEquals("backups", job.getSpec().getTemplate().getSpec().getVolumes().get(0).getPersistentVolumeClaim()
                 .getClaimName());
         assertEquals("Never", job.getSpec().getTemplate().getSpec().getRestartPolicy());
+        assertEquals(List.of(), PodSecurityRestricted.violations(job.getSpec().getTemplate().getSpec()),
+                "the Job's Pod passes PodSecurity restricted");
+        assertEquals(185L, job.getSpec().getTemplate().getSpec().getSecurityContext().getFsGroup(),
+                "UID 185 can write the backup PVC");
 
         b.setStatus(o.status());
         assertEquals(Duration.ofSeconds(5), bc.reconcile(b).requeueAfter(), "still running");
