@@ -9,15 +9,24 @@ import dev.keel.operator.crd.KVClusterStatus;
 import dev.keel.operator.k8s.Conditions;
 import dev.keel.operator.k8s.EventRecorder;
 import dev.keel.operator.k8s.ClusterController;
+import dev.keel.operator.k8s.Labels;
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.javaoperatorsdk.operator.processing.retry.GenericRetry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -140,6 +149,18 @@ public final class Reconcilers {
         return m.length() > 800 ? m.substring(0, 800) + "..." : m;
     }
 
+    /**
+     * An informer on the objects of {@code type} the operator created (label managed-by=keel-operator) in the
+     * controller's namespaces, each mapped to its owner: a change to one wakes the owner's reconciler at once.
+     */
+    static <R extends HasMetadata, P extends HasMetadata> InformerEventSource<R, P> owned(
+            Class<R> type, Class<P> primary, EventSourceContext<P> context) {
+        return new InformerEventSource<>(InformerEventSourceConfiguration.from(type, primary)
+                .withName(type.getSimpleName().toLowerCase(java.util.Locale.ROOT))
+                .withLabelSelector(Labels.MANAGED_BY + "=" + Labels.OPERATOR)
+                .withNamespacesInheritedFromController().build(), context);
+    }
+
     @ControllerConfiguration(name = "kvcluster")
     public static final class Cluster extends Base<KVCluster, KVClusterStatus> {
         private final ClusterController controller;
@@ -147,6 +168,13 @@ public final class Reconcilers {
         public Cluster(ClusterController controller, EventRecorder events, Clock clock) {
             super(events, clock, KVClusterStatus.class, KVClusterStatus::new, s -> s.conditions);
             this.controller = controller;
+        }
+
+        /** Member Pods and PVCs: a Pod scheduled, Ready or gone, a PVC bound, reconciles without waiting. */
+        @Override
+        public List<EventSource<?, KVCluster>> prepareEventSources(EventSourceContext<KVCluster> context) {
+            return List.of(owned(Pod.class, KVCluster.class, context),
+                    owned(PersistentVolumeClaim.class, KVCluster.class, context));
         }
 
         @Override
@@ -163,6 +191,12 @@ public final class Reconcilers {
         public Backup(BackupController controller, EventRecorder events, Clock clock) {
             super(events, clock, KVBackup.Status.class, KVBackup.Status::new, s -> s.conditions);
             this.controller = controller;
+        }
+
+        /** The backup Job: its completion or failure is seen at once. */
+        @Override
+        public List<EventSource<?, KVBackup>> prepareEventSources(EventSourceContext<KVBackup> context) {
+            return List.of(owned(Job.class, KVBackup.class, context));
         }
 
         @Override

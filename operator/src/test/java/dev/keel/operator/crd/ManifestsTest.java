@@ -66,7 +66,9 @@ class ManifestsTest {
             "/persistentvolumeclaims/get", "/persistentvolumeclaims/create", "/persistentvolumeclaims/delete",
             "/services/get", "/services/create", "policy/poddisruptionbudgets/get",
             "policy/poddisruptionbudgets/create", "policy/poddisruptionbudgets/update",
-            "batch/jobs/get", "batch/jobs/create", "/events/create", "/events/list",
+            "batch/jobs/get", "batch/jobs/create", "batch/jobs/delete", "batch/jobs/list", "batch/jobs/watch",
+            "/pods/watch", "/persistentvolumeclaims/list", "/persistentvolumeclaims/watch",
+            "/events/create", "/events/list",
             // ownerReferences with blockOwnerDeletion under OwnerReferencesPermissionEnforcement
             "kv.keel.dev/kvclusters/finalizers/update", "kv.keel.dev/kvbackups/finalizers/update",
             "kv.keel.dev/kvbackupschedules/finalizers/update");
