@@ -56,8 +56,11 @@ public final class ClusterController {
         DnsAddressing addressing = new DnsAddressing(name, ns, domain);
         K8sMemberRuntime runtime = new K8sMemberRuntime(client, c, addressing);
 
-        ensure(Resources.peerService(c));
-        ensure(Resources.clientService(c));
+        boolean paused = Boolean.TRUE.equals(c.getSpec().paused);
+        if (!paused) { // spec.paused: observe and report only, touch nothing
+            ensure(Resources.peerService(c));
+            ensure(Resources.clientService(c));
+        }
 
         String token = old.clusterToken != null ? old.clusterToken
                 : name + "-" + (c.getMetadata().getUid() == null ? "0" : c.getMetadata().getUid().substring(0,
@@ -75,7 +78,7 @@ public final class ClusterController {
         for (WorkloadDiagnostics.Issue i : issues) {
             events.record(c, true, i.reason(), i.toString());
         }
-        if (r.observation().members() != null) {
+        if (r.observation().members() != null && !paused) {
             for (Member m : r.observation().members()) {
                 int k = policy(c).ordinalOf(m.name());
                 if (k >= 0 && r.observation().pods().containsKey(k)) {
@@ -85,7 +88,7 @@ public final class ClusterController {
         }
         boolean enabled = c.getSpec().podDisruptionBudget == null
                 || !Boolean.FALSE.equals(c.getSpec().podDisruptionBudget.enabled);
-        if (enabled) {
+        if (enabled && !paused) {
             long voters = st.members.stream().filter(m -> "Voter".equals(m.role)).count();
             boolean calm = st.operation == null && st.members.stream().allMatch(m -> Boolean.TRUE.equals(m.healthy));
             ensure(Resources.pdb(c, calm && voters >= 3 ? 1 : 0));

@@ -276,6 +276,25 @@ class ClusterControllerMockTest {
         assertTrue(o.status().workloadIssues.isEmpty());
     }
 
+    /** spec.paused: the emergency brake creates, labels and deletes nothing, and says so. */
+    @Test
+    void pausedClusterTouchesNothing() {
+        KVCluster c = new KVCluster();
+        c.setMetadata(new ObjectMetaBuilder().withName("brake").withNamespace(NS).build());
+        c.setSpec(new KVClusterSpec());
+        c.getSpec().version = "3.6.0";
+        c.getSpec().paused = true;
+        c = client.resource(c).create();
+        c = reconcile(c);
+        assertEquals("Paused", c.getStatus().phase);
+        assertTrue(client.pods().inNamespace(NS).list().getItems().isEmpty());
+        assertTrue(client.services().inNamespace(NS).list().getItems().isEmpty());
+        assertNull(client.policy().v1().podDisruptionBudget().inNamespace(NS).withName("brake").get());
+        c.getSpec().paused = false;
+        c = reconcile(c);
+        assertNotNull(client.pods().inNamespace(NS).withName("brake-0").get(), "resumes where it stopped");
+    }
+
     @Test
     void restoredClusterSeedsFromTheBackupPvc() {
         KVBackup b = new KVBackup();
