@@ -26,6 +26,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 /**
  * One reconcile of a KVCluster: the shared objects (peer and client Services, PDB), then one pass of the
@@ -34,6 +36,13 @@ import java.util.Objects;
 public final class ClusterController {
 
     public record Outcome(KVClusterStatus status, Duration requeueAfter) { }
+
+    static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
+
+    /** Consecutive passes that waited on the same workload issues (reset when they change or clear). */
+    private record Stall(String key, int passes) { }
+
+    private final Map<String, Stall> stalled = new ConcurrentHashMap<>();
 
     private final KubernetesClient client;
     private final ClusterApi api;
@@ -117,12 +126,6 @@ public final class ClusterController {
         return Duration.ofSeconds(Math.min(seconds, MAX_BACKOFF.getSeconds()));
     }
 
-    static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
-
-    private record Stall(String key, int passes) { }
-
-    private final Map<String, Stall> stalled = new java.util.concurrent.ConcurrentHashMap<>();
-
     /** Creates or updates an owned object (no server-side apply). */
     private void ensure(HasMetadata desired) {
         HasMetadata existing = client.resource(desired).get();
@@ -176,7 +179,7 @@ public final class ClusterController {
                 ? d.message() + " (last error: " + r.state().operation().lastError() + ")" : d.message();
         if (!issues.isEmpty()) {
             // the cause first: the seed's name does not resolve because its Pod is not scheduled, and so on
-            st.message = issues.stream().map(Object::toString).collect(java.util.stream.Collectors.joining("; "))
+            st.message = issues.stream().map(Object::toString).collect(Collectors.joining("; "))
                     + " — " + st.message;
             for (WorkloadDiagnostics.Issue i : issues) {
                 KVClusterStatus.WorkloadIssue w = new KVClusterStatus.WorkloadIssue();
