@@ -4,10 +4,13 @@ import dev.keel.operator.backup.BackupCommand;
 import dev.keel.operator.backup.BackupController;
 import dev.keel.operator.backup.ScheduleController;
 import dev.keel.operator.etcd.GrpcClusterApi;
+import dev.keel.operator.core.ClusterApi;
 import dev.keel.operator.k8s.ClusterController;
+import dev.keel.operator.k8s.EventRecorder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -35,14 +38,8 @@ public final class Main {
         KubernetesClient client = new KubernetesClientBuilder().build();
         GrpcClusterApi api = new GrpcClusterApi(Duration.ofSeconds(5));
         Clock clock = Clock.systemUTC();
-        Operator operator = new Operator(o -> o.withKubernetesClient(client).withUseSSAToPatchPrimaryResource(false)
-                .withCloseClientOnStop(true));
-        operator.register(new Reconcilers.Cluster(new ClusterController(client, api, clock, domain)),
-                c -> namespaces(c, watch));
-        operator.register(new Reconcilers.Backup(new BackupController(client, clock, image, domain)),
-                c -> namespaces(c, watch));
-        operator.register(new Reconcilers.Schedule(new ScheduleController(client, clock)),
-                c -> namespaces(c, watch));
+        Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(true));
+        register(operator, client, api, clock, image, domain, watch);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             operator.stop();
             api.close();
@@ -50,8 +47,23 @@ public final class Main {
         operator.start();
     }
 
-    private static void namespaces(
-            io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider<?> c, String watch) {
+    /**
+     * The three reconcilers, each with {@link Reconcilers#retry()} (never gives up) and, when {@code watch} is set,
+     * limited to those namespaces (comma-separated).
+     */
+    public static void register(Operator operator, KubernetesClient client, ClusterApi api, Clock clock,
+                                String backupImage, String domain, String watch) {
+        EventRecorder events = new EventRecorder(client, clock);
+        operator.register(new Reconcilers.Cluster(new ClusterController(client, api, clock, domain), events, clock),
+                c -> configure(c, watch));
+        operator.register(new Reconcilers.Backup(new BackupController(client, clock, backupImage, domain), events,
+                clock), c -> configure(c, watch));
+        operator.register(new Reconcilers.Schedule(new ScheduleController(client, clock), events, clock),
+                c -> configure(c, watch));
+    }
+
+    private static void configure(ControllerConfigurationOverrider<?> c, String watch) {
+        c.withRetry(Reconcilers.retry());
         if (watch != null && !watch.isBlank()) {
             c.settingNamespaces(watch.split(","));
         }

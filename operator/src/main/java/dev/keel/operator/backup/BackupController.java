@@ -8,6 +8,8 @@ import dev.keel.operator.k8s.DnsAddressing;
 import dev.keel.operator.k8s.EventRecorder;
 import dev.keel.operator.k8s.Labels;
 import dev.keel.operator.k8s.Resources;
+import dev.keel.operator.k8s.WorkloadDiagnostics;
+import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -17,6 +19,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -81,18 +84,52 @@ public final class BackupController {
                 return fail(b, st, "the backup Job succeeded but left no readable result (" + message + ")");
             }
         }
-        boolean failed = job.getStatus() != null && job.getStatus().getConditions() != null
-                && job.getStatus().getConditions().stream()
-                .anyMatch(c -> "Failed".equals(c.getType()) && "True".equals(c.getStatus()));
-        if (failed) {
-            return fail(b, st, message == null ? "the backup Job failed" : message);
+        WorkloadDiagnostics.Issue failed = WorkloadDiagnostics.jobFailure(job);
+        WorkloadDiagnostics.Issue pod = podIssue(ns, jobName(b));
+        if (failed != null) {
+            // the Job's own reason (BackoffLimitExceeded, DeadlineExceeded...), then what its Pod said
+            return fail(b, st, failed + (message != null ? "; " + message : pod != null ? "; " + pod : ""));
         }
+        Instant deadline = deadline(b, st.startedAt);
+        if (clock.instant().isAfter(deadline)) {
+            client.resource(job).withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
+            return fail(b, st, "no result by the deadline " + deadline + " (timeoutSeconds + "
+                    + GRACE.toSeconds() + " s)" + (pod != null ? "; " + pod : ""));
+        }
+        st.message = "streaming a snapshot from " + st.member + " to " + st.claimName + "/" + st.path
+                + (pod != null ? "; waiting on " + pod : "");
         return new Outcome(st, Duration.ofSeconds(5));
+    }
+
+    /** Beyond the Job's own activeDeadlineSeconds (timeout + 60 s): what a backup is given before it fails. */
+    static final Duration GRACE = Duration.ofSeconds(120);
+
+    /** When a backup that started (or was created, while Pending) at {@code since} is given up. */
+    public static Instant deadline(KVBackup b, String since) {
+        String t = since != null ? since : b.getMetadata().getCreationTimestamp();
+        Instant from = t == null ? Instant.EPOCH : Instant.parse(t);
+        int timeout = b.getSpec() == null || b.getSpec().timeoutSeconds == null ? 600 : b.getSpec().timeoutSeconds;
+        return from.plusSeconds(timeout).plus(GRACE);
+    }
+
+    private WorkloadDiagnostics.Issue podIssue(String ns, String job) {
+        for (Pod p : client.pods().inNamespace(ns).withLabel("job-name", job).list().getItems()) {
+            WorkloadDiagnostics.Issue i = WorkloadDiagnostics.pod(p);
+            if (i != null) {
+                return i;
+            }
+        }
+        return null;
     }
 
     private Outcome start(KVBackup b, KVBackup.Status st, String ns) {
         KVBackup.Spec spec = b.getSpec();
         KVCluster c = client.resources(KVCluster.class).inNamespace(ns).withName(spec.clusterRef.name).get();
+        Instant deadline = deadline(b, null);
+        if (clock.instant().isAfter(deadline)) {
+            return fail(b, st, "still Pending at the deadline " + deadline + ": " + (st.message == null
+                    ? "never started" : st.message));
+        }
         if (c == null || c.getStatus() == null || c.getStatus().clusterID == null) {
             st.phase = "Pending";
             st.message = "waiting for KVCluster " + spec.clusterRef.name + " to exist and be bootstrapped";
@@ -118,10 +155,12 @@ public final class BackupController {
                 .withNewSpec().withBackoffLimit(1).withActiveDeadlineSeconds((long) timeout + 60)
                 .withNewTemplate().withNewMetadata().withLabels(Map.of(Labels.BACKUP, b.getMetadata().getName()))
                 .endMetadata().withNewSpec().withRestartPolicy("Never")
+                .withSecurityContext(Resources.podSecurity())
                 .addNewContainer().withName("backup").withImage(operatorImage)
                 .withArgs("backup", "--endpoint=" + endpoint, "--out=" + Resources.BACKUP_MOUNT + "/" + st.path,
                         "--timeout=" + timeout, "--result=/dev/termination-log")
                 .withTerminationMessagePolicy("File")
+                .withSecurityContext(Resources.containerSecurity())
                 .addNewVolumeMount().withName("backup").withMountPath(Resources.BACKUP_MOUNT).endVolumeMount()
                 .endContainer()
                 .addNewVolume().withName("backup").withNewPersistentVolumeClaim()

@@ -57,8 +57,11 @@ public final class ScheduleController {
         List<KVBackup> mine = client.resources(KVBackup.class).inNamespace(ns)
                 .withLabel(Labels.SCHEDULE, s.getMetadata().getName()).list().getItems();
         if (!Boolean.TRUE.equals(s.getSpec().suspend) && !due.isAfter(now)) {
-            boolean running = mine.stream().anyMatch(b -> b.getStatus() == null || b.getStatus().phase == null
-                    || "Pending".equals(b.getStatus().phase) || "Running".equals(b.getStatus().phase));
+            // a backup past its deadline no longer blocks the schedule, even if nothing marked it Failed
+            boolean running = mine.stream().anyMatch(b -> (b.getStatus() == null || b.getStatus().phase == null
+                    || "Pending".equals(b.getStatus().phase) || "Running".equals(b.getStatus().phase))
+                    && !now.toInstant().isAfter(BackupController.deadline(b,
+                    b.getStatus() == null ? null : b.getStatus().startedAt)));
             if (running) {
                 st.message = "skipped the " + due + " run: the previous backup is still running";
                 events.record(s, true, "BackupSkipped", st.message);

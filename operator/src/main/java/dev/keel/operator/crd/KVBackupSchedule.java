@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
@@ -12,6 +13,9 @@ import io.fabric8.kubernetes.model.annotation.Kind;
 import io.fabric8.kubernetes.model.annotation.Plural;
 import io.fabric8.kubernetes.model.annotation.ShortNames;
 import io.fabric8.kubernetes.model.annotation.Version;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /** Creates a KVBackup on a cron schedule and keeps the last N. */
 @Group(KVCluster.GROUP)
@@ -52,5 +56,6 @@ public class KVBackupSchedule extends CustomResource<KVBackupSchedule.Spec, KVBa
         public String lastBackup;
         public String lastSuccessfulBackup;
         public String message;
+        public List<Condition> conditions = new ArrayList<>();
     }
 }

@@ -26,9 +26,4 @@ import io.fabric8.kubernetes.model.annotation.Version;
 public class KVCluster extends CustomResource<KVClusterSpec, KVClusterStatus> implements Namespaced {
 
     public static final String GROUP = "kv.keel.dev";
-
-    @Override
-    protected KVClusterStatus initStatus() {
-        return new KVClusterStatus();
-    }
 }

@@ -3,6 +3,7 @@ package dev.keel.operator.crd;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
@@ -11,12 +12,20 @@ import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.model.annotation.SpecReplicas;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "has(self.bootstrap) == has(oldSelf.bootstrap)"
+        + " && (!has(self.bootstrap) || self.bootstrap == oldSelf.bootstrap)",
+        message = "bootstrap is immutable: it can be neither added, changed nor removed after creation")
 public class KVClusterSpec {
+
+    /** A positive storage quantity (Kubernetes' quantity syntax without sign or milli: 512Mi, 10Gi, 1e9, 1.5G). */
+    public static final String SIZE = "^([0-9]+(\\.[0-9]+)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE][0-9]+)?$";
 
     @SpecReplicas
     @Min(1)
+    @Max(7)
     @Default("3")
-    @JsonPropertyDescription("Voting members. Odd numbers tolerate as many failures as the even number above them.")
+    @JsonPropertyDescription("Voting members, 1 to 7 (etcd's advice: more members slow every write). Odd numbers"
+            + " tolerate as many failures as the even number above them.")
     public Integer replicas = 3;
 
     @Required
@@ -34,8 +43,7 @@ public class KVClusterSpec {
     public MemberRecovery memberRecovery = new MemberRecovery();
     public PodDisruptionBudgetSpec podDisruptionBudget = new PodDisruptionBudgetSpec();
 
-    @ValidationRule(value = "self == oldSelf", message = "bootstrap is immutable")
-    @JsonPropertyDescription("How the cluster starts; read only until it has a cluster id. Immutable.")
+    @JsonPropertyDescription("How the cluster starts; read only until it has a cluster id. Immutable (CEL on spec).")
     public Bootstrap bootstrap;
 
     @JsonPropertyDescription("Stop reconciling (emergency brake).")
@@ -46,12 +54,15 @@ public class KVClusterSpec {
         @Default("keel/keel-server")
         public String repository = "keel/keel-server";
         @Default("IfNotPresent")
+        @Pattern("^(Always|IfNotPresent|Never)$")
         public String pullPolicy = "IfNotPresent";
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class Storage {
         @Default("1Gi")
+        @Pattern(SIZE)
+        @JsonPropertyDescription("Each member's PVC request, a quantity such as 10Gi.")
         public String size = "1Gi";
         public String storageClassName;
         @Pattern("^(Delete|Retain)$")
@@ -63,8 +74,11 @@ public class KVClusterSpec {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class ServiceSpec {
         @Default("ClusterIP")
-        public String type = "ClusterIP";
+        @JsonPropertyDescription("The client Service's type: ClusterIP, NodePort or LoadBalancer.")
+        public ServiceType type = ServiceType.ClusterIP;
     }
+
+    public enum ServiceType { ClusterIP, NodePort, LoadBalancer }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class Options {

@@ -29,7 +29,21 @@ public class KVClusterStatus {
     /** The membership or version change in flight; a restarted operator resumes it. */
     public OperationStatus operation;
     public LastBackup lastSuccessfulBackup;
+    /**
+     * Member Pods and PVCs that are not doing their work, in Kubernetes' own words: unschedulable, image pull or
+     * crash loop, PVC not bound (with the newest event about it). Empty when all is well.
+     */
+    public List<WorkloadIssue> workloadIssues = new ArrayList<>();
     public List<Condition> conditions = new ArrayList<>();
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public static class WorkloadIssue {
+        /** Pod or PVC. */
+        public String kind;
+        public String name;
+        public String reason;
+        public String message;
+    }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class MemberStatus {

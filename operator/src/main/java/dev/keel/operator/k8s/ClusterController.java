@@ -26,6 +26,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 /**
  * One reconcile of a KVCluster: the shared objects (peer and client Services, PDB), then one pass of the
@@ -34,6 +36,13 @@ import java.util.Objects;
 public final class ClusterController {
 
     public record Outcome(KVClusterStatus status, Duration requeueAfter) { }
+
+    static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
+
+    /** Consecutive passes that waited on the same workload issues (reset when they change or clear). */
+    private record Stall(String key, int passes) { }
+
+    private final Map<String, Stall> stalled = new ConcurrentHashMap<>();
 
     private final KubernetesClient client;
     private final ClusterApi api;
@@ -56,8 +65,11 @@ public final class ClusterController {
         DnsAddressing addressing = new DnsAddressing(name, ns, domain);
         K8sMemberRuntime runtime = new K8sMemberRuntime(client, c, addressing);
 
-        ensure(Resources.peerService(c));
-        ensure(Resources.clientService(c));
+        boolean paused = Boolean.TRUE.equals(c.getSpec().paused);
+        if (!paused) { // spec.paused: observe and report only, touch nothing
+            ensure(Resources.peerService(c));
+            ensure(Resources.clientService(c));
+        }
 
         String token = old.clusterToken != null ? old.clusterToken
                 : name + "-" + (c.getMetadata().getUid() == null ? "0" : c.getMetadata().getUid().substring(0,
@@ -70,8 +82,12 @@ public final class ClusterController {
         for (Decision.Event e : r.events()) {
             events.record(c, e.warning(), e.reason(), e.message());
         }
-        KVClusterStatus st = status(c, old, r);
-        if (r.observation().members() != null) {
+        List<WorkloadDiagnostics.Issue> issues = runtime.issues();
+        KVClusterStatus st = status(c, old, r, issues);
+        for (WorkloadDiagnostics.Issue i : issues) {
+            events.record(c, true, i.reason(), i.toString());
+        }
+        if (r.observation().members() != null && !paused) {
             for (Member m : r.observation().members()) {
                 int k = policy(c).ordinalOf(m.name());
                 if (k >= 0 && r.observation().pods().containsKey(k)) {
@@ -81,14 +97,33 @@ public final class ClusterController {
         }
         boolean enabled = c.getSpec().podDisruptionBudget == null
                 || !Boolean.FALSE.equals(c.getSpec().podDisruptionBudget.enabled);
-        if (enabled) {
+        if (enabled && !paused) {
             long voters = st.members.stream().filter(m -> "Voter".equals(m.role)).count();
             boolean calm = st.operation == null && st.members.stream().allMatch(m -> Boolean.TRUE.equals(m.healthy));
             ensure(Resources.pdb(c, calm && voters >= 3 ? 1 : 0));
         }
-        Duration requeue = st.operation != null || !"Running".equals(st.phase) ? Duration.ofSeconds(5)
+        return new Outcome(st, requeue(c, st, r, issues));
+    }
+
+    /**
+     * 5 s while an operation is in flight or the cluster is not Running, 30 s otherwise; but while the cluster
+     * waits on Kubernetes (a Pod unschedulable, an image not pulled, a PVC unbound) with nothing changing, the
+     * interval doubles up to {@link #MAX_BACKOFF}: the informers on the member Pods and PVCs wake the reconciler
+     * as soon as one of them changes.
+     */
+    Duration requeue(KVCluster c, KVClusterStatus st, Engine.Result r, List<WorkloadDiagnostics.Issue> issues) {
+        Duration base = st.operation != null || !"Running".equals(st.phase) ? Duration.ofSeconds(5)
                 : Duration.ofSeconds(30);
-        return new Outcome(st, requeue);
+        String uid = c.getMetadata().getUid() == null ? c.getMetadata().getName() : c.getMetadata().getUid();
+        if (issues.isEmpty() || r.actionError() != null) {
+            stalled.remove(uid);
+            return base;
+        }
+        String key = r.decision().reason() + issues;
+        Stall s = stalled.compute(uid, (k, v) -> v != null && v.key().equals(key) ? new Stall(key, v.passes() + 1)
+                : new Stall(key, 0));
+        long seconds = base.getSeconds() << Math.min(s.passes(), 10);
+        return Duration.ofSeconds(Math.min(seconds, MAX_BACKOFF.getSeconds()));
     }
 
     /** Creates or updates an owned object (no server-side apply). */
@@ -129,7 +164,8 @@ public final class ClusterController {
                 restore);
     }
 
-    private KVClusterStatus status(KVCluster c, KVClusterStatus old, Engine.Result r) {
+    private KVClusterStatus status(KVCluster c, KVClusterStatus old, Engine.Result r,
+                                   List<WorkloadDiagnostics.Issue> issues) {
         Instant now = clock.instant();
         Observation obs = r.observation();
         Decision d = r.decision();
@@ -141,6 +177,19 @@ public final class ClusterController {
                 : r.state().operation() != null && r.state().operation().lastError() != null
                 && r.state().operation().step() != Operation.Step.Failed
                 ? d.message() + " (last error: " + r.state().operation().lastError() + ")" : d.message();
+        if (!issues.isEmpty()) {
+            // the cause first: the seed's name does not resolve because its Pod is not scheduled, and so on
+            st.message = issues.stream().map(Object::toString).collect(Collectors.joining("; "))
+                    + " — " + st.message;
+            for (WorkloadDiagnostics.Issue i : issues) {
+                KVClusterStatus.WorkloadIssue w = new KVClusterStatus.WorkloadIssue();
+                w.kind = i.kind();
+                w.name = i.name();
+                w.reason = i.reason();
+                w.message = i.message();
+                st.workloadIssues.add(w);
+            }
+        }
         st.clusterID = r.state().clusterId() == 0 ? null : Long.toHexString(r.state().clusterId());
         st.clusterToken = r.state().clusterToken();
         st.selector = Labels.selector(c.getMetadata().getName());

@@ -5,10 +5,12 @@ import dev.keel.operator.core.MemberSpec;
 import dev.keel.operator.core.PodState;
 import dev.keel.operator.crd.KVBackup;
 import dev.keel.operator.crd.KVCluster;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -45,6 +47,24 @@ public final class K8sMemberRuntime implements MemberRuntime {
                     p.getMetadata().getDeletionTimestamp() != null, p.getMetadata().getLabels().get(Labels.VERSION)));
         }
         return out;
+    }
+
+    /** Why member Pods or their PVCs are not working (see {@link WorkloadDiagnostics}). */
+    public List<WorkloadDiagnostics.Issue> issues() {
+        String name = cluster.getMetadata().getName();
+        List<Pod> pods = client.pods().inNamespace(ns()).withLabels(Labels.members(name)).list().getItems();
+        List<PersistentVolumeClaim> pvcs = client.persistentVolumeClaims().inNamespace(ns())
+                .withLabels(Labels.members(name)).list().getItems();
+        List<Event> events = List.of();
+        if (pvcs.stream().anyMatch(c -> c.getStatus() == null || !"Bound".equals(c.getStatus().getPhase()))) {
+            try {
+                // only while a PVC is unbound; filtered here (events live an hour, so the list stays short)
+                events = client.v1().events().inNamespace(ns()).list().getItems();
+            } catch (RuntimeException e) {
+                events = List.of(); // the phase alone then
+            }
+        }
+        return WorkloadDiagnostics.of(pods, pvcs, events);
     }
 
     @Override

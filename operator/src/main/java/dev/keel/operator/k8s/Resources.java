@@ -15,6 +15,10 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.ProbeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -34,6 +38,11 @@ public final class Resources {
     public static final String DATA_MOUNT = "/var/lib/keel";
     public static final String DATA_DIR = DATA_MOUNT + "/data";
     public static final String BACKUP_MOUNT = "/backup";
+    /**
+     * The group of every Pod the operator creates: the server and operator images run as UID 185 (the native server
+     * image as 1001), and volumes are made group-writable for this group, so a root-owned PV is writable.
+     */
+    public static final long FS_GROUP = 185L;
 
     private Resources() {
     }
@@ -70,7 +79,8 @@ public final class Resources {
         return new ServiceBuilder().withNewMetadata().withName(DnsAddressing.clientService(name))
                 .withNamespace(c.getMetadata().getNamespace()).withLabels(Labels.cluster(name))
                 .withOwnerReferences(owner(c)).endMetadata()
-                .withNewSpec().withType(c.getSpec().service == null ? "ClusterIP" : c.getSpec().service.type)
+                .withNewSpec().withType(c.getSpec().service == null || c.getSpec().service.type == null ? "ClusterIP"
+                        : c.getSpec().service.type.name())
                 .withSelector(Labels.members(name))
                 .addNewPort().withName("client").withPort(DnsAddressing.CLIENT_PORT)
                 .withTargetPort(new IntOrString(DnsAddressing.CLIENT_PORT)).endPort()
@@ -137,12 +147,14 @@ public final class Resources {
                 .withReadinessProbe(probe("/readyz", 5, 2))
                 .withResources(c.getSpec().resources)
                 .addNewVolumeMount().withName("data").withMountPath(DATA_MOUNT).endVolumeMount()
+                .withSecurityContext(containerSecurity())
                 .build();
         PodBuilder b = new PodBuilder().withNewMetadata().withName(spec.name())
                 .withNamespace(c.getMetadata().getNamespace())
                 .withLabels(Labels.member(cluster, spec.ordinal(), spec.version(), learner))
                 .withOwnerReferences(owner(c)).endMetadata()
                 .withNewSpec().withHostname(spec.name()).withSubdomain(DnsAddressing.peerService(cluster))
+                .withSecurityContext(podSecurity())
                 .withContainers(server)
                 .addNewVolume().withName("data").withNewPersistentVolumeClaim()
                 .withClaimName(pvcName(c, spec.ordinal())).endPersistentVolumeClaim().endVolume()
@@ -159,6 +171,7 @@ public final class Resources {
                     + "\n";
             b.editSpec().addNewInitContainer().withName("restore").withImage(image(c, spec.version()))
                     .withImagePullPolicy(pull).withCommand("sh", "-c", script)
+                    .withSecurityContext(containerSecurity())
                     .addNewVolumeMount().withName("data").withMountPath(DATA_MOUNT).endVolumeMount()
                     .addNewVolumeMount().withName("backup").withMountPath(BACKUP_MOUNT).withReadOnly(true)
                     .endVolumeMount().endInitContainer()
@@ -167,6 +180,24 @@ public final class Resources {
                     .endVolume().endSpec();
         }
         return b.build();
+    }
+
+    /**
+     * PodSecurity "restricted" at Pod level: non-root (the images' own numeric USER), the runtime's default seccomp
+     * profile, and {@link #FS_GROUP} owning the volumes (changed only when the volume root does not match, so a
+     * large data dir is not walked at every start).
+     */
+    public static PodSecurityContext podSecurity() {
+        return new PodSecurityContextBuilder().withRunAsNonRoot(true).withFsGroup(FS_GROUP)
+                .withFsGroupChangePolicy("OnRootMismatch")
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().build();
+    }
+
+    /** PodSecurity "restricted" at container level: no privilege escalation, every capability dropped. */
+    public static SecurityContext containerSecurity() {
+        return new SecurityContextBuilder().withAllowPrivilegeEscalation(false).withRunAsNonRoot(true)
+                .withNewCapabilities().withDrop("ALL").endCapabilities()
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().build();
     }
 
     static List<String> quoted(List<String> args) {

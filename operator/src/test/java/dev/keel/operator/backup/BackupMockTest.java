@@ -6,6 +6,7 @@ import dev.keel.operator.crd.KVCluster;
 import dev.keel.operator.crd.KVClusterSpec;
 import dev.keel.operator.crd.KVClusterStatus;
 import dev.keel.operator.k8s.Labels;
+import dev.keel.operator.k8s.PodSecurityRestricted;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
@@ -99,6 +100,10 @@ class BackupMockTest {
         assertEquals("backups", job.getSpec().getTemplate().getSpec().getVolumes().get(0).getPersistentVolumeClaim()
                 .getClaimName());
         assertEquals("Never", job.getSpec().getTemplate().getSpec().getRestartPolicy());
+        assertEquals(List.of(), PodSecurityRestricted.violations(job.getSpec().getTemplate().getSpec()),
+                "the Job's Pod passes PodSecurity restricted");
+        assertEquals(185L, job.getSpec().getTemplate().getSpec().getSecurityContext().getFsGroup(),
+                "UID 185 can write the backup PVC");
 
         b.setStatus(o.status());
         assertEquals(Duration.ofSeconds(5), bc.reconcile(b).requeueAfter(), "still running");
@@ -127,6 +132,61 @@ class BackupMockTest {
         assertTrue(o.status().message.contains("connection refused"), o.status().message);
         assertTrue(client.v1().events().inNamespace(NS).list().getItems().stream()
                 .anyMatch(e -> e.getReason().equals("BackupFailed") && e.getType().equals("Warning")));
+    }
+
+    /** A Job that fails without a word from its Pod (here: its deadline) keeps the Job's own reason. */
+    @Test
+    void failedJobWithoutAResultKeepsTheJobsReason() {
+        cluster();
+        BackupController bc = new BackupController(client, clock, "img", "svc");
+        KVBackup b = backup("b4");
+        b.setStatus(bc.reconcile(b).status());
+        Job j = client.batch().v1().jobs().inNamespace(NS).withName("kvbackup-b4").get();
+        j.setStatus(new JobStatusBuilder().withFailed(1).addNewCondition().withType("Failed").withStatus("True")
+                .withReason("DeadlineExceeded").withMessage("Job was active longer than specified deadline")
+                .endCondition().build());
+        client.resource(j).updateStatus();
+        client.resource(new PodBuilder().withNewMetadata().withName("kvbackup-b4-x").withNamespace(NS)
+                .withLabels(Map.of("job-name", "kvbackup-b4")).endMetadata()
+                .withNewStatus().withPhase("Pending").addNewCondition().withType("PodScheduled").withStatus("False")
+                .withReason("Unschedulable").withMessage("0/3 nodes are available: persistentvolumeclaim"
+                        + " \"backups\" not found.").endCondition().endStatus().build()).create();
+        BackupController.Outcome o = bc.reconcile(b);
+        assertEquals("Failed", o.status().phase);
+        assertEquals("Job kvbackup-b4 DeadlineExceeded: Job was active longer than specified deadline; Pod"
+                + " kvbackup-b4-x Unschedulable: 0/3 nodes are available: persistentvolumeclaim \"backups\" not"
+                + " found.", o.status().message);
+        assertEquals("Failed", o.status().conditions.get(0).getReason());
+    }
+
+    /** A Running backup whose Job never finishes fails at its deadline, and its Job is deleted. */
+    @Test
+    void stuckBackupFailsAtItsDeadline() {
+        cluster();
+        KVBackup b = backup("b5");
+        b.setStatus(new BackupController(client, clock, "img", "svc").reconcile(b).status());
+        assertEquals("Running", b.getStatus().phase);
+        Instant deadline = BackupController.deadline(b, b.getStatus().startedAt);
+        assertEquals(Instant.parse(b.getStatus().startedAt).plusSeconds(600 + 120), deadline);
+        BackupController before = new BackupController(client, Clock.fixed(deadline, ZoneOffset.UTC), "img", "svc");
+        assertEquals("Running", before.reconcile(b).status().phase);
+        BackupController after = new BackupController(client, Clock.fixed(deadline.plusSeconds(1), ZoneOffset.UTC),
+                "img", "svc");
+        BackupController.Outcome o = after.reconcile(b);
+        assertEquals("Failed", o.status().phase);
+        assertTrue(o.status().message.startsWith("no result by the deadline"), o.status().message);
+        assertNull(client.batch().v1().jobs().inNamespace(NS).withName("kvbackup-b5").get());
+    }
+
+    @Test
+    void pendingBackupFailsAtItsDeadline() {
+        KVBackup b = backup("b6"); // no cluster: Pending
+        Instant created = Instant.parse(b.getMetadata().getCreationTimestamp());
+        BackupController late = new BackupController(client, Clock.fixed(created.plusSeconds(721), ZoneOffset.UTC),
+                "img", "svc");
+        BackupController.Outcome o = late.reconcile(b);
+        assertEquals("Failed", o.status().phase);
+        assertTrue(o.status().message.startsWith("still Pending at the deadline"), o.status().message);
     }
 
     @Test
@@ -170,12 +230,25 @@ class BackupMockTest {
         sc.reconcile(s);
         assertEquals(1, client.resources(KVBackup.class).inNamespace(NS).list().getItems().size());
 
-        // the next day's tick while that backup still runs: skipped (Forbid)
-        ScheduleController later = new ScheduleController(client, Clock.fixed(Instant.parse("2026-01-02T03:00:10Z"),
+        // a tick while that backup still runs, before its deadline: skipped (Forbid)
+        s.getSpec().schedule = "*/5 * * * *";
+        s.setStatus(o.status());
+        ScheduleController soon = new ScheduleController(client, Clock.fixed(Instant.parse("2026-01-01T03:05:10Z"),
                 ZoneOffset.UTC));
-        o = later.reconcile(s);
+        o = soon.reconcile(s);
         assertEquals(1, client.resources(KVBackup.class).inNamespace(NS).list().getItems().size());
         assertTrue(o.status().message.contains("still running"), o.status().message);
+
+        // the next day's tick, that backup stuck long past its deadline: it no longer blocks the schedule
+        s.getSpec().schedule = "0 3 * * *";
+        s.setStatus(o.status());
+        s.getStatus().lastScheduleTime = "2026-01-01T03:00:00Z";
+        Instant created = Instant.parse(b.getMetadata().getCreationTimestamp()); // the mock's wall clock
+        ScheduleController later = new ScheduleController(client, Clock.fixed(created.plusSeconds(600 + 121),
+                ZoneOffset.UTC));
+        o = later.reconcile(s);
+        assertEquals(2, client.resources(KVBackup.class).inNamespace(NS).list().getItems().size());
+        assertEquals("created nightly-202601020300", o.status().message);
     }
 
     @Test

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import dev.keel.operator.backup.Cron;
 import dev.keel.operator.core.Policy;
 import dev.keel.operator.k8s.ClusterController;
+import dev.keel.operator.k8s.PodSecurityRestricted;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import org.junit.jupiter.api.Test;
 
@@ -64,7 +66,12 @@ class ManifestsTest {
             "/persistentvolumeclaims/get", "/persistentvolumeclaims/create", "/persistentvolumeclaims/delete",
             "/services/get", "/services/create", "policy/poddisruptionbudgets/get",
             "policy/poddisruptionbudgets/create", "policy/poddisruptionbudgets/update",
-            "batch/jobs/get", "batch/jobs/create", "/events/create");
+            "batch/jobs/get", "batch/jobs/create", "batch/jobs/delete", "batch/jobs/list", "batch/jobs/watch",
+            "/pods/watch", "/persistentvolumeclaims/list", "/persistentvolumeclaims/watch",
+            "/events/create", "/events/list",
+            // ownerReferences with blockOwnerDeletion under OwnerReferencesPermissionEnforcement
+            "kv.keel.dev/kvclusters/finalizers/update", "kv.keel.dev/kvbackups/finalizers/update",
+            "kv.keel.dev/kvbackupschedules/finalizers/update");
 
     @Test
     void rbacGrantsWhatTheOperatorUsesAndNoWildcards() throws IOException {
@@ -90,6 +97,16 @@ class ManifestsTest {
                 deploy.at("/spec/template/spec/serviceAccountName").asText());
         assertEquals(one(docs(), "ClusterRoleBinding").at("/subjects/0/name").asText(),
                 deploy.at("/spec/template/spec/serviceAccountName").asText());
+    }
+
+    @Test
+    void operatorDeploymentPassesPodSecurityRestricted() throws IOException {
+        Deployment d = Serialization.unmarshal(YAML.writeValueAsString(one(docs(), "Deployment")), Deployment.class);
+        assertEquals(List.of(), PodSecurityRestricted.violations(d.getSpec().getTemplate().getSpec()));
+        for (JsonNode ns : docs().stream().filter(x -> x.get("kind").asText().equals("Namespace")).toList()) {
+            assertEquals("restricted", ns.at("/metadata/labels").path("pod-security.kubernetes.io/enforce").asText(),
+                    ns.toString());
+        }
     }
 
     @Test

@@ -222,6 +222,79 @@ class ClusterControllerMockTest {
         assertTrue(api.calls.isEmpty(), api.calls.toString());
     }
 
+    /**
+     * The seed cannot be scheduled and its PVC stays unbound: the status says so in Kubernetes' words (not only
+     * that the seed's name does not resolve), and the reconciler backs off while nothing changes.
+     */
+    @Test
+    void pendingSeedReportsThePodsAndPvcsOwnReasonsAndBacksOff() {
+        KVCluster c = cluster("stuck", 1);
+        c = reconcile(c); // seed Pod and PVC created
+        Pod seed = client.pods().inNamespace(NS).withName("stuck-0").get();
+        seed.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Pending").addNewCondition()
+                .withType("PodScheduled").withStatus("False").withReason("Unschedulable")
+                .withMessage("0/3 nodes are available: 3 pod has unbound immediate PersistentVolumeClaims.")
+                .endCondition().build());
+        client.resource(seed).updateStatus();
+        PersistentVolumeClaim pvc = client.persistentVolumeClaims().inNamespace(NS).withName("data-stuck-0").get();
+        pvc.setStatus(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimStatusBuilder().withPhase("Pending")
+                .build());
+        client.resource(pvc).updateStatus();
+        client.v1().events().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.EventBuilder()
+                .withNewMetadata().withName("data-stuck-0.1").withNamespace(NS).endMetadata()
+                .withNewInvolvedObject().withKind("PersistentVolumeClaim").withName("data-stuck-0").endInvolvedObject()
+                .withReason("FailedBinding").withType("Warning").withLastTimestamp("2026-01-01T00:00:00Z")
+                .withMessage("no persistent volumes available for this claim and no storage class is set").build())
+                .create();
+
+        ClusterController.Outcome o = controller.reconcile(c);
+        KVClusterStatus st = o.status();
+        assertTrue(st.message.startsWith("Pod stuck-0 Unschedulable: 0/3 nodes are available"), st.message);
+        assertTrue(st.message.contains("PVC data-stuck-0 FailedBinding: no persistent volumes available"),
+                st.message);
+        assertTrue(st.message.contains("waiting for seed member stuck-0"), st.message);
+        assertEquals(List.of("Pod/Unschedulable", "PVC/FailedBinding"), st.workloadIssues.stream()
+                .map(w -> w.kind + "/" + w.reason).toList());
+        assertTrue(cond(st, "Ready").getMessage().contains("Unschedulable"));
+        assertTrue(client.v1().events().inNamespace(NS).list().getItems().stream()
+                .anyMatch(e -> "Unschedulable".equals(e.getReason()) && "Warning".equals(e.getType())));
+        assertEquals(java.time.Duration.ofSeconds(5), o.requeueAfter());
+        // nothing changes: the interval doubles, up to two minutes
+        List<Long> waits = new java.util.ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            waits.add(controller.reconcile(c).requeueAfter().getSeconds());
+        }
+        assertEquals(List.of(10L, 20L, 40L, 80L, 120L, 120L, 120L), waits);
+        // the Pod gets scheduled: back to the normal pace
+        seed.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running").build());
+        client.resource(seed).updateStatus();
+        pvc.setStatus(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimStatusBuilder().withPhase("Bound")
+                .build());
+        client.resource(pvc).updateStatus();
+        o = controller.reconcile(c);
+        assertEquals(java.time.Duration.ofSeconds(5), o.requeueAfter());
+        assertTrue(o.status().workloadIssues.isEmpty());
+    }
+
+    /** spec.paused: the emergency brake creates, labels and deletes nothing, and says so. */
+    @Test
+    void pausedClusterTouchesNothing() {
+        KVCluster c = new KVCluster();
+        c.setMetadata(new ObjectMetaBuilder().withName("brake").withNamespace(NS).build());
+        c.setSpec(new KVClusterSpec());
+        c.getSpec().version = "3.6.0";
+        c.getSpec().paused = true;
+        c = client.resource(c).create();
+        c = reconcile(c);
+        assertEquals("Paused", c.getStatus().phase);
+        assertTrue(client.pods().inNamespace(NS).list().getItems().isEmpty());
+        assertTrue(client.services().inNamespace(NS).list().getItems().isEmpty());
+        assertNull(client.policy().v1().podDisruptionBudget().inNamespace(NS).withName("brake").get());
+        c.getSpec().paused = false;
+        c = reconcile(c);
+        assertNotNull(client.pods().inNamespace(NS).withName("brake-0").get(), "resumes where it stopped");
+    }
+
     @Test
     void restoredClusterSeedsFromTheBackupPvc() {
         KVBackup b = new KVBackup();
