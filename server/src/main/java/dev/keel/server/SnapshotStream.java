@@ -39,6 +39,8 @@ public final class SnapshotStream implements AutoCloseable {
     /** etcd's snapshotSendBufferSize. */
     static final int CHUNK = 32 * 1024;
     static final String TEMP_PREFIX = "client-snapshot-";
+    /** The temporary files of the streams of this process; others with the prefix are left from a crash. */
+    private static final java.util.Set<Path> ACTIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private final Path file;
     private final FileChannel body;
@@ -60,7 +62,11 @@ public final class SnapshotStream implements AutoCloseable {
                         "etcdserver: member is installing a snapshot from the leader");
             }
             Path dir = storage.dir().toAbsolutePath().getParent();
-            tmp = Files.createTempFile(dir, TEMP_PREFIX, ".tmp");
+            synchronized (ACTIVE) { // no other stream's new file is taken for a leftover
+                removeLeftovers(dir);
+                tmp = Files.createTempFile(dir, TEMP_PREFIX, ".tmp");
+                ACTIVE.add(tmp);
+            }
             ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE);
             EtcdSnapshotExport.Result r = EtcdSnapshotExport.write(storage, view, ch);
             this.revision = r.revision();
@@ -79,7 +85,23 @@ public final class SnapshotStream implements AutoCloseable {
         LOG.infof("sending database snapshot to client: revision %d, %d bytes", revision, total);
     }
 
+    /** Deletes temporary files a crashed process left behind. */
+    private static void removeLeftovers(Path dir) {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(TEMP_PREFIX)).toList()) {
+                if (!ACTIVE.contains(f)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warnf("cannot list %s for old snapshot files: %s", dir, e.getMessage());
+        }
+    }
+
     private static void closeQuietly(FileChannel ch, Path tmp) {
+        if (tmp != null) {
+            ACTIVE.remove(tmp);
+        }
         try {
             if (ch != null) {
                 ch.close();

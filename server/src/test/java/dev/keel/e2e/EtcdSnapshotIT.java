@@ -287,7 +287,7 @@ class EtcdSnapshotIT {
         // 4. the online path: etcdctl make-mirror copies etcd's keys into Keel, then follows etcd's watch
         e.ok("put", "mirror/1", "before");
         ProcessBuilder pb = new ProcessBuilder(Etcdctl.binary(), "--endpoints=" + etcd.endpoint(), "make-mirror",
-                "--prefix=mirror/", "--dest-endpoints=" + keel.endpoint())
+                "--prefix=mirror/", keel.endpoint())
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("make-mirror.log").toFile());
         pb.environment().put("ETCDCTL_API", "3");
         Process mirror = pb.start();
