@@ -111,21 +111,24 @@ final class EtcdBackendLayout {
         return s.append('}').toString();
     }
 
-    /** etcd's raftpb.ConfState as JSON: {"voters":[..],"learners":[..],"auto_leave":false}. */
+    /** etcd's raftpb.ConfState as Go's encoding/json writes it: {"voters":[..],"learners":[..],"auto_leave":false}. */
     static String confStateJson(List<Long> voters, List<Long> learners) {
-        StringBuilder s = new StringBuilder("{\"voters\":[");
-        for (int i = 0; i < voters.size(); i++) {
-            s.append(i == 0 ? "" : ",").append(Long.toUnsignedString(voters.get(i)));
+        StringBuilder s = new StringBuilder("{");
+        appendIds(s, "voters", voters);
+        appendIds(s, "learners", learners);
+        return s.append("\"auto_leave\":false}").toString();
+    }
+
+    /** {@code "name":[ids],} unless {@code ids} is empty (the fields are omitempty). */
+    private static void appendIds(StringBuilder s, String name, List<Long> ids) {
+        if (ids.isEmpty()) {
+            return;
         }
-        s.append(']');
-        if (!learners.isEmpty()) {
-            s.append(",\"learners\":[");
-            for (int i = 0; i < learners.size(); i++) {
-                s.append(i == 0 ? "" : ",").append(Long.toUnsignedString(learners.get(i)));
-            }
-            s.append(']');
+        s.append('"').append(name).append("\":[");
+        for (int i = 0; i < ids.size(); i++) {
+            s.append(i == 0 ? "" : ",").append(Long.toUnsignedString(ids.get(i)));
         }
-        return s.append(",\"auto_leave\":false}").toString();
+        s.append("],");
     }
 
     private static String jsonStrings(List<String> l) {

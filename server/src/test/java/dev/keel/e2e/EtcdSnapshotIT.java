@@ -310,5 +310,20 @@ class EtcdSnapshotIT {
         }
         assertEquals(List.of("mirror/1=before", "mirror/2=after"), mirrored, Files.readString(
                 tmp.resolve("make-mirror.log")));
+
+        // 5. a stopped etcd member's own database file (no SHA-256 trailer: etcdutl's --skip-hash-check)
+        long etcdRev = all(ec, 0).getHeader().getRevision();
+        etcd.close();
+        Path memberDb = tmp.resolve("etcd").resolve("member").resolve("snap").resolve("db");
+        assertEquals(String.valueOf(etcdRev), keelStatus(memberDb).group(2));
+        ServerProcess fromDb = ServerProcess.prepare(tmp.resolve("from-member-db"));
+        Tool refused = keelTool("restore", memberDb.toString(), "--data-dir", fromDb.dataDir().toString());
+        assertEquals(1, refused.exit());
+        assertEquals("Error: snapshot missing hash but --skip-hash-check=false\n", refused.err());
+        Tool fromMemberDb = keelTool("restore", memberDb.toString(), "--skip-hash-check", "--data-dir",
+                fromDb.dataDir().toString());
+        assertEquals(0, fromMemberDb.exit(), fromMemberDb.err());
+        assertTrue(fromMemberDb.err().contains(": revision " + etcdRev + ", compact revision 5, "),
+                fromMemberDb.err());
     }
 }
