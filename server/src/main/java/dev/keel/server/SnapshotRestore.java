@@ -3,6 +3,8 @@ package dev.keel.server;
 import dev.keel.mvcc.MvccStore;
 import dev.keel.mvcc.Revision;
 import dev.keel.proto.mvccpb.KeyValue;
+import dev.keel.snapshot.bbolt.BoltException;
+import dev.keel.snapshot.bbolt.BoltReader;
 import dev.keel.storage.Storage;
 
 import java.io.BufferedInputStream;
@@ -215,38 +217,41 @@ public final class SnapshotRestore {
         Set<String> known = new HashSet<>(EtcdServer.storageColumns());
         boolean ok = false;
         try {
-            SnapshotFormat.Contents contents;
+            boolean bolt = isBolt(o.file());
+            long revision;
+            long compactRevision;
             long[] kept = {0};
             try (Storage storage = Storage.open(dir.resolve("member").resolve("kv"), EtcdServer.storageColumns());
-                 InputStream in = new BufferedInputStream(Files.newInputStream(o.file()), 1 << 16)) {
-                Storage.Batch[] batch = {storage.newBatch()};
-                long[] batchBytes = {0};
-                try {
-                    contents = SnapshotFormat.read(in, body, (column, key, value) -> {
-                        if (!known.contains(column)) {
-                            throw new SnapshotFormat.FormatException("snapshot has column \"" + column
-                                    + "\", which this Keel does not know");
-                        }
-                        if (SnapshotStream.excluded(column, key)) {
-                            return; // a snapshot from a raw data dir copy may still hold it
-                        }
-                        batch[0].put(storage.column(column), key, value);
+                 RestoreBatch batch = new RestoreBatch(storage)) {
+                if (bolt) {
+                    EtcdSnapshotImport.Contents contents = EtcdSnapshotImport.read(o.file(), (column, key, value) -> {
+                        batch.put(column, key, value);
                         kept[0]++;
-                        batchBytes[0] += key.length + value.length;
-                        if (batchBytes[0] >= (4 << 20)) {
-                            storage.write(batch[0]);
-                            batch[0].close();
-                            batch[0] = storage.newBatch();
-                            batchBytes[0] = 0;
-                        }
                     });
-                    storage.write(batch[0]);
-                } finally {
-                    batch[0].close();
+                    revision = contents.revision();
+                    compactRevision = contents.compactRevision();
+                } else {
+                    SnapshotFormat.Contents contents;
+                    try (InputStream in = new BufferedInputStream(Files.newInputStream(o.file()), 1 << 16)) {
+                        contents = SnapshotFormat.read(in, body, (column, key, value) -> {
+                            if (!known.contains(column)) {
+                                throw new SnapshotFormat.FormatException("snapshot has column \"" + column
+                                        + "\", which this Keel does not know");
+                            }
+                            if (SnapshotStream.excluded(column, key)) {
+                                return; // a snapshot from a raw data dir copy may still hold it
+                            }
+                            batch.put(column, key, value);
+                            kept[0]++;
+                        });
+                    }
+                    revision = contents.header().revision();
+                    compactRevision = contents.header().compactRevision();
                 }
+                batch.flush();
                 // no Raft log will replay these writes: make them durable before the data dir counts as restored
                 storage.flush();
-            } catch (SnapshotFormat.FormatException e) {
+            } catch (SnapshotFormat.FormatException | BoltException e) {
                 throw new SnapshotException(e.getMessage());
             } catch (IOException e) {
                 throw new SnapshotException("cannot read snapshot " + o.file() + ": " + e.getMessage());
@@ -254,13 +259,53 @@ public final class SnapshotRestore {
             MemberIdentity id = MemberIdentity.loadOrCreate(cfg);
             ok = true;
             log.printf("restored snapshot %s into data dir %s: revision %d, compact revision %d, %d records; "
-                            + "member %s of cluster %s%n", o.file(), dir, contents.header().revision(),
-                    contents.header().compactRevision(), kept[0], ClusterIds.hex(id.memberId()),
-                    ClusterIds.hex(id.clusterId()));
+                            + "member %s of cluster %s%n", o.file(), dir, revision, compactRevision, kept[0],
+                    ClusterIds.hex(id.memberId()), ClusterIds.hex(id.clusterId()));
         } finally {
             if (!ok) {
                 deleteQuietly(dir, existed);
             }
+        }
+    }
+
+    /** Whether {@code file} is a bbolt database (etcd's snapshot format) rather than Keel's own format. */
+    static boolean isBolt(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            return BoltReader.looksLikeBolt(in.readNBytes(24));
+        } catch (IOException e) {
+            throw new SnapshotException("cannot read snapshot " + file + ": " + e.getMessage());
+        }
+    }
+
+    /** Writes rows into a fresh store in batches of about 4 MiB. */
+    private static final class RestoreBatch implements AutoCloseable {
+        private final Storage storage;
+        private Storage.Batch batch;
+        private long bytes;
+
+        RestoreBatch(Storage storage) {
+            this.storage = storage;
+            this.batch = storage.newBatch();
+        }
+
+        void put(String column, byte[] key, byte[] value) {
+            batch.put(storage.column(column), key, value);
+            bytes += key.length + value.length;
+            if (bytes >= (4 << 20)) {
+                flush();
+            }
+        }
+
+        void flush() {
+            storage.write(batch);
+            batch.close();
+            batch = storage.newBatch();
+            bytes = 0;
+        }
+
+        @Override
+        public void close() {
+            batch.close();
         }
     }
 
@@ -371,6 +416,9 @@ public final class SnapshotRestore {
      * trailer is not checked (as etcdutl does not); the format's own checks apply.
      */
     static Status status(Path file) {
+        if (isBolt(file)) {
+            return boltStatus(file);
+        }
         try {
             long size = Files.size(file);
             long body = size % SnapshotFormat.ALIGN == SnapshotFormat.SHA_SIZE ? size - SnapshotFormat.SHA_SIZE
@@ -399,6 +447,60 @@ public final class SnapshotRestore {
             }
             return new Status(crc.getValue(), c.header().revision(), live.size(), body, c.header().storageVersion());
         } catch (SnapshotFormat.FormatException e) {
+            throw new SnapshotException(e.getMessage());
+        } catch (IOException e) {
+            throw new SnapshotException("cannot read snapshot " + file + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * etcdutl's snapshot.Status of a bbolt file: hash = CRC-32C over every top-level bucket's name followed by its
+     * keys and values in order, revision = main revision of the last record in {@code key}, total keys = keys live
+     * after replaying {@code key}, total size = the database's pages, version = meta's {@code storageVersion}
+     * (empty before etcd 3.6).
+     */
+    static Status boltStatus(Path file) {
+        CRC32C crc = new CRC32C();
+        Map<ByteBuffer, Boolean> live = new java.util.HashMap<>();
+        long[] revision = {0};
+        String[] version = {""};
+        try (BoltReader r = BoltReader.open(file)) {
+            r.forEach(new BoltReader.Visitor() {
+                @Override
+                public void bucket(List<byte[]> path) {
+                    if (path.size() <= 2) {
+                        crc.update(path.get(path.size() - 1)); // a nested bucket counts as a key with no value
+                    }
+                }
+
+                @Override
+                public void entry(List<byte[]> path, byte[] key, byte[] value) throws IOException {
+                    if (path.size() != 1) {
+                        return;
+                    }
+                    crc.update(key);
+                    crc.update(value);
+                    String bucket = new String(path.get(0), StandardCharsets.UTF_8);
+                    if (bucket.equals(EtcdBackendLayout.KEY)) {
+                        try {
+                            revision[0] = EtcdBackendLayout.revMain(key);
+                        } catch (IllegalArgumentException e) {
+                            throw new BoltException("cannot parse revision key: " + e.getMessage());
+                        }
+                        ByteBuffer k = ByteBuffer.wrap(KeyValue.parseFrom(value).getKey().toByteArray());
+                        if (Revision.isTombstone(key)) {
+                            live.remove(k);
+                        } else {
+                            live.put(k, Boolean.TRUE);
+                        }
+                    } else if (bucket.equals(EtcdBackendLayout.META)
+                            && Arrays.equals(key, EtcdBackendLayout.utf8(EtcdBackendLayout.META_STORAGE_VERSION))) {
+                        version[0] = new String(value, StandardCharsets.UTF_8);
+                    }
+                }
+            });
+            return new Status(crc.getValue(), revision[0], live.size(), r.size(), version[0]);
+        } catch (BoltException e) {
             throw new SnapshotException(e.getMessage());
         } catch (IOException e) {
             throw new SnapshotException("cannot read snapshot " + file + ": " + e.getMessage());

@@ -526,13 +526,17 @@ class MaintenanceIT {
         }
 
         static EtcdReference start(Path binary, Path dataDir) throws Exception {
+            return start(binary, dataDir, "ref", ServerProcess.freePort());
+        }
+
+        /** A member named {@code name} with peer port {@code peer} (those of a restored data dir). */
+        static EtcdReference start(Path binary, Path dataDir, String name, int peer) throws Exception {
             int client = ServerProcess.freePort();
-            int peer = ServerProcess.freePort();
             String c = "http://127.0.0.1:" + client;
             String p = "http://127.0.0.1:" + peer;
-            Process proc = new ProcessBuilder(binary.toString(), "--name=ref", "--data-dir=" + dataDir,
+            Process proc = new ProcessBuilder(binary.toString(), "--name=" + name, "--data-dir=" + dataDir,
                     "--listen-client-urls=" + c, "--advertise-client-urls=" + c, "--listen-peer-urls=" + p,
-                    "--initial-advertise-peer-urls=" + p, "--initial-cluster=ref=" + p)
+                    "--initial-advertise-peer-urls=" + p, "--initial-cluster=" + name + "=" + p)
                     .redirectErrorStream(true)
                     .redirectOutput(dataDir.resolveSibling(dataDir.getFileName() + ".log").toFile())
                     .start();

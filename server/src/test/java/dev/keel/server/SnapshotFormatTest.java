@@ -86,8 +86,23 @@ class SnapshotFormatTest {
         return all;
     }
 
+    /**
+     * A snapshot file in Keel's own format (what Maintenance.Snapshot sent before it sent etcd's bbolt format; still
+     * read by {@code snapshot restore|status}): the encoded body of {@code view} and its SHA-256.
+     */
+    static byte[] keelFormatFile(Storage storage, Storage.View view) throws Exception {
+        MvccStore.Revisions revs = MvccStore.revisionsOf(storage, view);
+        SnapshotFormat.Header h = new SnapshotFormat.Header(Version.STORAGE, revs.current(), revs.compacted(),
+                view.columnNames());
+        byte[] body = new SnapshotFormat.Encoder(view, h, SnapshotStream::excluded).readAllBytes();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(body);
+        out.write(MessageDigest.getInstance("SHA-256").digest(body));
+        return out.toByteArray();
+    }
+
     @Test
-    void streamIsAPointInTimeDumpThatRestoresExactly() throws Exception {
+    void keelFormatIsAPointInTimeDumpThatRestoresExactly() throws Exception {
         Path src = dir.resolve("src");
         List<String> expected;
         byte[] file;
@@ -110,12 +125,10 @@ class SnapshotFormatTest {
             expected = new ArrayList<>(dump(storage));
             expected.removeIf(line -> line.startsWith("meta " + Arrays.toString(Applier.APPLIED)));
 
-            try (SnapshotStream st = new SnapshotStream(storage, rev ->
-                    dev.keel.proto.etcdserverpb.ResponseHeader.newBuilder().setRevision(rev).build())) {
-                assertEquals(6, st.revision());
-                // written after the snapshot was taken: not in it, and not held up by it
+            try (Storage.View view = storage.openView()) {
+                // written after the view was taken: not in it
                 apply(mvcc, storage, t -> t.put(b("late"), ByteString.copyFromUtf8("x"), 0));
-                file = stream(st);
+                file = keelFormatFile(storage, view);
             }
             mvcc.close();
         }
@@ -201,6 +214,83 @@ class SnapshotFormatTest {
         assertEquals("restoring snapshot " + corrupt + " into data dir " + target + "\n"
                 + "Error: corrupt snapshot: unknown record tag 9 at byte " + firstRecord + "\n", err.toString());
         assertFalse(Files.exists(target));
+    }
+
+    /**
+     * Maintenance.Snapshot's stream: etcd's framing around a bbolt database in etcd's layout, taken at one point in
+     * time; {@code snapshot restore} reads it back to the same revisions, records, compaction and leases, and
+     * {@code snapshot status} reports etcdutl's fields. The temporary file is gone when the stream is.
+     */
+    @Test
+    void streamIsABboltDatabaseInEtcdsLayoutThatRestoresExactly() throws Exception {
+        Path src = dir.resolve("bsrc");
+        List<String> expected;
+        byte[] file;
+        dev.keel.proto.internal.LeaseRecord leaseRecord = dev.keel.proto.internal.LeaseRecord.newBuilder().setId(7)
+                .setTtl(600).build();
+        try (Storage storage = Storage.open(src, EtcdServer.storageColumns())) {
+            MvccStore mvcc = new MvccStore(storage);
+            apply(mvcc, storage, t -> t.put(b("a"), ByteString.copyFromUtf8("1"), 0));        // rev 2
+            apply(mvcc, storage, t -> t.put(b("b"), ByteString.copyFromUtf8("2"), 7));        // rev 3
+            apply(mvcc, storage, t -> t.put(b("a"), ByteString.copyFromUtf8("3"), 0));        // rev 4
+            apply(mvcc, storage, t -> t.deleteRange(b("b"), null));                           // rev 5
+            apply(mvcc, storage, t -> t.put(b("big"), ByteString.copyFrom(new byte[100_000]), 0)); // rev 6
+            apply(mvcc, storage, t -> t.compact(4));
+            mvcc.physicalCompaction(4).get();
+            try (Storage.Batch batch = storage.newBatch()) {
+                batch.put(storage.column(Lessor.COLUMN), java.nio.ByteBuffer.allocate(8).putLong(7).array(), leaseRecord.toByteArray());
+                batch.put(storage.column(MvccStore.META_COLUMN), Applier.APPLIED, new byte[16]);
+                storage.write(batch);
+            }
+            expected = new ArrayList<>(dump(storage));
+            expected.removeIf(line -> !line.startsWith("kv ") && !line.startsWith("lease "));
+            try (SnapshotStream st = new SnapshotStream(storage, rev ->
+                    dev.keel.proto.etcdserverpb.ResponseHeader.newBuilder().setRevision(rev).build())) {
+                assertEquals(6, st.revision());
+                try (var temps = Files.list(src.getParent())) {
+                    assertEquals(1, temps.filter(f -> f.getFileName().toString()
+                            .startsWith(SnapshotStream.TEMP_PREFIX)).count());
+                }
+                // written after the snapshot was taken: not in it, and not held up by it
+                apply(mvcc, storage, t -> t.put(b("late"), ByteString.copyFromUtf8("x"), 0));
+                file = stream(st);
+            }
+            try (var temps = Files.list(src.getParent())) {
+                assertEquals(0, temps.filter(f -> f.getFileName().toString()
+                        .startsWith(SnapshotStream.TEMP_PREFIX)).count(), "temporary file removed");
+            }
+            mvcc.close();
+        }
+        assertEquals(0, (file.length - 32) % 4096);
+        assertTrue(dev.keel.snapshot.bbolt.BoltReader.looksLikeBolt(file));
+        Path snap = dir.resolve("bsnap.db");
+        Files.write(snap, file);
+        SnapshotRestore.Status st = SnapshotRestore.status(snap);
+        assertEquals(6, st.revision());
+        assertEquals(2, st.totalKey()); // a and big
+        assertEquals(file.length - 32, st.totalSize());
+        assertEquals("3.6.0", st.version());
+
+        Path restored = dir.resolve("brestored");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(0, SnapshotRestore.run(new String[]{"restore", snap.toString(), "--data-dir", restored.toString(),
+                "--name", "r1", "--initial-cluster", "r1=http://127.0.0.1:2380",
+                "--initial-advertise-peer-urls=http://127.0.0.1:2380"}, new PrintStream(out), new PrintStream(err)),
+                err.toString());
+        assertTrue(err.toString().contains(": revision 6, compact revision 4, "), err.toString());
+        try (Storage s = Storage.open(restored.resolve("member").resolve("kv"), EtcdServer.storageColumns())) {
+            List<String> got = new ArrayList<>(dump(s));
+            got.removeIf(line -> !line.startsWith("kv ") && !line.startsWith("lease "));
+            assertEquals(expected, got);
+            assertEquals(null, s.get(s.column(MvccStore.META_COLUMN), Applier.APPLIED));
+            MvccStore m = new MvccStore(s);
+            assertEquals(6, m.currentRevision());
+            assertEquals(4, m.compactRevision());
+            assertEquals("3", m.range(b("a"), null, 0, 0, false).kvs().get(0).getValue().toStringUtf8());
+            assertEquals(0, m.range(b("b"), null, 0, 0, false).count());
+            m.close();
+        }
     }
 
     @Test
