@@ -49,6 +49,8 @@ public final class EtcdConfig {
     private static final String NO_BBOLT = "Keel's backend is RocksDB, not bbolt";
     private static final String NO_WAL = "Keel's Raft log (Apache Ratis) lives under --data-dir/member/raft and "
             + "manages its own segments";
+    private static final String NO_KEEPALIVE = "not yet: Keel's gRPC shares Vert.x's HTTP/2 server, which answers "
+            + "every ping and sends none of its own (values are checked)";
     private static final String NO_LOG_FORMAT = "Keel logs one text line per event through its own logger";
 
     /** Every flag of etcd 3.6's {@code etcd --help} (server/etcdmain/help.go, config.go, embed/config.go). */
@@ -91,12 +93,13 @@ public final class EtcdConfig {
             f("max-request-bytes", "1572864", U, "Maximum client request size in bytes the server will accept."),
             f("max-concurrent-streams", "4294967295", U,
                     "Maximum concurrent streams that each client can open at a time."),
-            f("grpc-keepalive-min-time", "5s", D,
-                    "Minimum duration interval that a client should wait before pinging server."),
-            f("grpc-keepalive-interval", "2h", D, "Frequency duration of server-to-client ping to check if a "
-                    + "connection is alive (0 to disable)."),
-            f("grpc-keepalive-timeout", "20s", D,
-                    "Additional duration of wait before closing a non-responsive connection (0 to disable)."),
+            none("grpc-keepalive-min-time", "5s", D,
+                    "Minimum duration interval that a client should wait before pinging server.", NO_KEEPALIVE),
+            none("grpc-keepalive-interval", "2h", D, "Frequency duration of server-to-client ping to check if a "
+                    + "connection is alive (0 to disable).", NO_KEEPALIVE),
+            none("grpc-keepalive-timeout", "20s", D,
+                    "Additional duration of wait before closing a non-responsive connection (0 to disable).",
+                    NO_KEEPALIVE),
             none("socket-reuse-port", "false", B, "Enable to set socket option SO_REUSEPORT on listeners allowing "
                     + "rebinding of a port already in use.", "Keel's listeners never share a port"),
             none("socket-reuse-address", "false", B, "Enable to set socket option SO_REUSEADDR on listeners "
@@ -974,16 +977,17 @@ public final class EtcdConfig {
      * (--cert-file/--key-file or --auto-tls), as in etcd.
      */
     public URI listenClientUrl() {
-        URI u = listenClientUrls().get(0);
-        if ("https".equals(u.getScheme())) {
-            if (!clientTlsConfigured()) {
-                throw new ConfigException("TLS key/cert (--cert-file, --key-file) must be provided for client url "
-                        + u + " with HTTPS scheme");
+        for (URI u : listenClientUrls()) {
+            if ("https".equals(u.getScheme())) {
+                if (!clientTlsConfigured()) {
+                    throw new ConfigException("TLS key/cert (--cert-file, --key-file) must be provided for client url "
+                            + u + " with HTTPS scheme");
+                }
+            } else if (!"http".equals(u.getScheme())) {
+                throw new ConfigException("--listen-client-urls: URL scheme must be http or https, got " + u);
             }
-        } else if (!"http".equals(u.getScheme())) {
-            throw new ConfigException("--listen-client-urls: URL scheme must be http or https, got " + u);
         }
-        return u;
+        return listenClientUrls().get(0);
     }
 
     private boolean clientTlsConfigured() {
@@ -1162,6 +1166,11 @@ public final class EtcdConfig {
     /** --grpc-keepalive-timeout in milliseconds (0: no wait for the ping's answer). */
     public long grpcKeepaliveTimeoutMs() {
         return goDurationMs("grpc-keepalive-timeout", raw("grpc-keepalive-timeout").trim());
+    }
+
+    /** --enable-grpc-gateway: whether the JSON gateway (/v3/...) is served (etcd's default: true). */
+    public boolean enableGrpcGateway() {
+        return boolFlag("enable-grpc-gateway");
     }
 
     // ---- auto compaction -------------------------------------------------------------------------------
@@ -1344,9 +1353,6 @@ public final class EtcdConfig {
             "listen-client-urls", "honoured (the first URL): gRPC and HTTP on one port",
             "listen-peer-urls", "honoured (the first URL): Ratis' gRPC",
             "max-concurrent-streams", "honoured: HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of the client listener",
-            "grpc-keepalive-min-time", "honoured: pings more often than this get GOAWAY too_many_pings",
-            "grpc-keepalive-interval", "honoured: the server pings a connection idle this long",
-            "grpc-keepalive-timeout", "honoured: a connection whose ping is not answered in this time is closed",
             "enable-grpc-gateway", "honoured: false turns off the JSON gateway (/v3/...)",
             "feature-gates", "honoured: LeaseCheckpoint, LeaseCheckpointPersist; the others are accepted",
             "auto-compaction-retention", "honoured: periodic and revision modes as etcd 3.6 schedules them",

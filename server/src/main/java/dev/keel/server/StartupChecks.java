@@ -39,7 +39,7 @@ public final class StartupChecks {
         certFiles(cfg);
         List<URI> urls = new ArrayList<>();
         urls.add(cfg.listenPeerUrl());
-        urls.add(cfg.listenClientUrl());
+        urls.addAll(cfg.listenClientUrls());
         urls.addAll(cfg.listenMetricsUrls());
         for (URI u : urls) {
             bindable(u);
