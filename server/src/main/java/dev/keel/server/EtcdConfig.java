@@ -402,14 +402,14 @@ public final class EtcdConfig {
     }
 
     /** Thrown for bad flags; the message is what the user sees. */
-    public static final class ConfigException extends RuntimeException {
+    public static class ConfigException extends RuntimeException {
         public ConfigException(String message) {
             super(message);
         }
     }
 
     /** Thrown for command-line syntax errors (Go's flag package: etcd exits with status 2 on these). */
-    public static final class FlagSyntaxException extends RuntimeException {
+    public static final class FlagSyntaxException extends ConfigException {
         public FlagSyntaxException(String message) {
             super(message);
         }

@@ -1,5 +1,12 @@
 package dev.keel.e2e;
 
+import dev.keel.proto.etcdserverpb.WatchCreateRequest;
+import dev.keel.proto.etcdserverpb.WatchGrpc;
+import dev.keel.proto.etcdserverpb.WatchRequest;
+import dev.keel.proto.etcdserverpb.WatchResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -138,6 +145,48 @@ class StartupFlagsIT {
                     .POST(HttpRequest.BodyPublishers.ofString("{\"key\":\"aw==\"}")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(404, gw.statusCode(), gw.body());
+        }
+    }
+
+    @Test
+    void maxConcurrentStreamsLimitsStreamsPerConnection() throws Exception {
+        try (ServerProcess m = ServerProcess.start(tmp.resolve("m"), "--max-concurrent-streams=2")) {
+            ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", m.clientPort()).usePlaintext().build();
+            try {
+                // one connection, three Watch streams: the server's SETTINGS allow two, so the third waits
+                List<java.util.concurrent.CountDownLatch> created = new ArrayList<>();
+                List<StreamObserver<WatchRequest>> streams = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    java.util.concurrent.CountDownLatch latch = new java.util.concurrent.CountDownLatch(1);
+                    created.add(latch);
+                    StreamObserver<WatchRequest> out = WatchGrpc.newStub(ch).watch(new StreamObserver<>() {
+                        @Override
+                        public void onNext(WatchResponse r) {
+                            if (r.getCreated()) {
+                                latch.countDown();
+                            }
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                        }
+                    });
+                    out.onNext(WatchRequest.newBuilder().setCreateRequest(WatchCreateRequest.newBuilder()
+                            .setKey(com.google.protobuf.ByteString.copyFromUtf8("k" + i))).build());
+                    streams.add(out);
+                }
+                assertTrue(created.get(0).await(10, TimeUnit.SECONDS), "first stream");
+                assertTrue(created.get(1).await(10, TimeUnit.SECONDS), "second stream");
+                assertTrue(!created.get(2).await(2, TimeUnit.SECONDS), "a third stream must wait for a free slot");
+                streams.get(0).onCompleted();
+                assertTrue(created.get(2).await(10, TimeUnit.SECONDS), "the third stream starts once one ends");
+            } finally {
+                ch.shutdownNow();
+            }
         }
     }
 }
