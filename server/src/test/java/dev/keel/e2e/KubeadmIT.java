@@ -96,6 +96,13 @@ class KubeadmIT {
             }
             Thread.sleep(200);
         }
+        // as kubeadm does, wait until etcdctl's health check passes over TLS (bounded; a loaded machine is slow
+        // to complete the first TLS handshakes)
+        Etcdctl ctl = new Etcdctl("https://127.0.0.1:" + clientPort);
+        Etcdctl.Result r;
+        do {
+            r = ctl.run(tls("endpoint", "health"));
+        } while (r.exitCode() != 0 && System.nanoTime() < deadline);
     }
 
     @AfterAll
