@@ -31,10 +31,16 @@ public class Main implements QuarkusApplication {
         EtcdConfig cfg;
         try {
             cfg = EtcdConfig.parse(args, System.getenv());
-        } catch (EtcdConfig.ConfigException e) {
-            System.err.println("keel: " + e.getMessage());
+        } catch (EtcdConfig.FlagSyntaxException e) {
+            // Go's flag package: the error, then the usage line, status 2
+            System.err.println(e.getMessage());
             System.err.println("Try 'keel --help' for the list of flags.");
             System.exit(2);
+            return;
+        } catch (EtcdConfig.ConfigException e) {
+            // etcd: "failed to verify flags", status 1
+            System.err.println("keel: " + e.getMessage());
+            System.exit(1);
             return;
         }
         if (cfg.helpRequested()) {
@@ -48,6 +54,17 @@ public class Main implements QuarkusApplication {
             return;
         }
         exitWithParent();
+        logging(cfg);
+        org.jboss.logging.Logger log = org.jboss.logging.Logger.getLogger(Main.class);
+        cfg.deprecationWarnings().forEach(log::warn);
+        cfg.noEffectNotes().forEach(log::info);
+        try {
+            dev.keel.server.StartupChecks.check(cfg);
+        } catch (dev.keel.server.StartupChecks.StartupException | EtcdConfig.ConfigException e) {
+            System.err.println("keel: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
         URI client = cfg.listenClientUrl();
         String host = client.getHost();
         System.setProperty("quarkus.http.host", host.equals("localhost") ? "127.0.0.1" : host);
@@ -63,7 +80,9 @@ public class Main implements QuarkusApplication {
         }
         System.setProperty("quarkus.grpc.server.max-inbound-message-size",
                 Long.toString(cfg.maxRequestBytesWithOverhead()));
-        System.setProperty("quarkus.log.level", cfg.logLevel());
+        if (cfg.maxConcurrentStreams() < 0xFFFFFFFFL) {
+            System.setProperty("quarkus.http.limits.max-concurrent-streams", Long.toString(cfg.maxConcurrentStreams()));
+        }
         try {
             server = EtcdServer.start(cfg);
         } catch (Exception e) {
@@ -72,11 +91,17 @@ public class Main implements QuarkusApplication {
             System.exit(1);
             return;
         }
+        dev.keel.server.AutoCompactor.start(server);
         // The member closes only after Quarkus has stopped the client listener (the exit handler runs after the
-        // HTTP server is down), so no request reaches a closed store.
-        Quarkus.run(Main.class, (code, error) -> {
+        // HTTP server is down), so no request reaches a closed store. Quarkus' own handler then exits (it also
+        // copes with a stop that began in a shutdown hook, where System.exit would block).
+        Quarkus.run(Main.class, (code, failure) -> {
             closeMember();
-            io.quarkus.runtime.ApplicationLifecycleManager.getDefaultExitCodeHandler().accept(code, error);
+            if (failure != null) {
+                System.err.println("keel: " + startFailure(failure, client));
+            }
+            io.quarkus.runtime.ApplicationLifecycleManager.getDefaultExitCodeHandler()
+                    .accept(code == 0 && failure != null ? 1 : code, failure);
         }, args);
     }
 
@@ -85,6 +110,61 @@ public class Main implements QuarkusApplication {
         server = null;
         if (s != null) {
             s.close();
+        }
+    }
+
+    /** Why Quarkus failed to start, in etcd's words where etcd has them (a port in use). */
+    private static String startFailure(Throwable failure, URI client) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException || (t.getMessage() != null
+                    && t.getMessage().contains("Address already in use"))) {
+                try {
+                    return dev.keel.server.StartupChecks.listenError(
+                            java.net.InetAddress.getByName(dev.keel.server.StartupChecks.listenHost(client)),
+                            client.getPort(), t instanceof java.net.BindException ? t
+                                    : new java.net.BindException("address already in use"));
+                } catch (java.io.IOException e) {
+                    break;
+                }
+            }
+        }
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return String.valueOf(root.getMessage() != null ? root.getMessage() : root);
+    }
+
+    /**
+     * --log-level and --log-outputs through Quarkus' logging: "default" and "stderr" write to standard error (as
+     * etcd does), "stdout" to standard output, anything else is a file (the first one; Quarkus has one file
+     * handler).
+     */
+    private static void logging(EtcdConfig cfg) {
+        System.setProperty("quarkus.log.level", cfg.logLevel());
+        boolean console = false;
+        boolean stderr = false;
+        String file = null;
+        for (String o : cfg.logOutputs()) {
+            switch (o) {
+                case "default", "stderr" -> {
+                    console = true;
+                    stderr = true;
+                }
+                case "stdout" -> console = true;
+                default -> {
+                    if (file == null) {
+                        file = o;
+                    }
+                }
+            }
+        }
+        System.setProperty("quarkus.log.console.enabled", Boolean.toString(console));
+        System.setProperty("quarkus.log.console.stderr", Boolean.toString(stderr));
+        if (file != null) {
+            System.setProperty("quarkus.log.file.enabled", "true");
+            System.setProperty("quarkus.log.file.path", file);
+            System.setProperty("quarkus.log.file.format", "%d{yyyy-MM-dd'T'HH:mm:ss.SSSZ} %-5p [%c{1.}] %s%e%n");
         }
     }
 

@@ -228,6 +228,9 @@ public class JsonGateway {
 
         // etcd's access controller answers OPTIONS (CORS preflight) on every HTTP path before routing.
         router.route().method(HttpMethod.OPTIONS).handler(ctx -> Http.cors(ctx.response()).setStatusCode(200).end());
+        if (!dev.keel.Main.server().config().enableGrpcGateway()) {
+            return; // --enable-grpc-gateway=false: no /v3/ paths, as in etcd
+        }
 
         for (String prefix : new String[]{"/v3/", "/v3beta/"}) {
             RPCS.forEach((path, rpc) -> router.post(prefix + path.substring("/v3/".length()))

@@ -256,6 +256,11 @@ public final class ServerProcess implements AutoCloseable {
         return process != null && process.isAlive();
     }
 
+    /** The exit status of the last run (143 after a SIGTERM it handled, 137 after SIGKILL). */
+    public int exitValue() {
+        return process.exitValue();
+    }
+
     /** Waits for the process to exit by itself; returns whether it did. */
     public boolean awaitExit(Duration timeout) throws InterruptedException {
         return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -96,6 +96,8 @@ class StopIT {
                 t.join(10_000);
             }
             assertFalse(member.isAlive(), "the member exited");
+            // 143: it exited on the SIGTERM by itself (ServerProcess#stop kills it with SIGKILL, 137, after 20 s)
+            assertEquals(143, member.exitValue(), "exit status after SIGTERM:\n" + member.logTail());
             String log = Files.readString(tmp.resolve("m").resolveSibling("m.log"), StandardCharsets.UTF_8);
             assertFalse(log.contains("A fatal error has been detected"), "no crash:\n" + member.logTail());
             assertFalse(log.lines().anyMatch(l -> l.contains(" ERROR ")), "no ERROR line:\n" + member.logTail());
