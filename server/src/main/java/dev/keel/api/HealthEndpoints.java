@@ -121,6 +121,7 @@ public class HealthEndpoints {
     }
 
     private static void healthAnswer(HttpServerResponse r, boolean healthy, String reason) {
+        (healthy ? dev.keel.metrics.Metrics.HEALTH_SUCCESS : dev.keel.metrics.Metrics.HEALTH_FAILURES).inc();
         String json = "{\"health\":" + Http.goQuote(Boolean.toString(healthy)) + ",\"reason\":" + Http.goQuote(reason)
                 + "}";
         if (!healthy) {
@@ -199,10 +200,12 @@ public class HealthEndpoints {
             Http.methodNotAllowed(r);
             return;
         }
+        // the cluster and storage versions follow a downgrade, as etcd's version monitor moves them
+        String cluster = Main.server().clusterVersion();
         Http.cors(r).setStatusCode(200).putHeader("Content-Type", Http.JSON)
                 .end("{\"etcdserver\":" + Http.goQuote(Version.SERVER)
-                        + ",\"etcdcluster\":" + Http.goQuote(Version.CLUSTER)
-                        + ",\"storage\":" + Http.goQuote(Version.STORAGE) + "}");
+                        + ",\"etcdcluster\":" + Http.goQuote(cluster)
+                        + ",\"storage\":" + Http.goQuote(cluster) + "}");
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------
