@@ -180,6 +180,15 @@ public final class Registry {
         });
     }
 
+    /**
+     * One series of a labelled gauge read when scraped ({@code labels}: name, value, name, value...). Registering
+     * the same name and labels again replaces the earlier one.
+     */
+    public void gaugeFunction(String name, String help, DoubleSupplier value, String... labels) {
+        replace(name + Tags.of(labels), () -> io.micrometer.core.instrument.Gauge.builder(name, value, Registry::read)
+                .description(help).tags(labels).strongReference(true).register(meters));
+    }
+
     /** A gauge with one series, value 1, whose label carries the information (etcd_server_version and the like). */
     public void info(String name, String help, String label, String value) {
         replace(name, () -> io.micrometer.core.instrument.Gauge.builder(name, () -> 1).description(help)
@@ -233,6 +242,33 @@ public final class Registry {
                 .maximumExpectedValue(slos[slos.length - 1])
                 .publishPercentileHistogram(false)
                 .register(meters));
+    }
+
+    /** A family of latency histograms told apart by label values (as {@link #histogram(String, String, double[])}). */
+    public Labelled<Histogram> histogram(String name, String help, double[] buckets, String... labelNames) {
+        if (!name.endsWith("_seconds")) {
+            throw new IllegalArgumentException("latency histograms are named *_seconds: " + name);
+        }
+        String[] keys = labelNames.clone();
+        Duration[] slos = new Duration[buckets.length];
+        for (int i = 0; i < buckets.length; i++) {
+            slos[i] = Duration.ofNanos(Math.round(buckets[i] * 1e9));
+        }
+        return new Labelled<>(keys.length, values -> {
+            String[] kv = new String[keys.length * 2];
+            for (int i = 0; i < keys.length; i++) {
+                kv[2 * i] = keys[i];
+                kv[2 * i + 1] = values[i];
+            }
+            return new Histogram(Timer.builder(name.substring(0, name.length() - "_seconds".length()))
+                    .description(help)
+                    .tags(Tags.of(kv))
+                    .serviceLevelObjectives(slos)
+                    .minimumExpectedValue(slos[0])
+                    .maximumExpectedValue(slos[slos.length - 1])
+                    .publishPercentileHistogram(false)
+                    .register(meters));
+        });
     }
 
     // ---- exposition ----------------------------------------------------------------------------------------
