@@ -58,6 +58,24 @@ public final class Registry {
         }
     }
 
+    /**
+     * A count exported under a name without the {@code _total} suffix (etcd's {@code etcd_server_health_success}
+     * and the like). simpleclient appends {@code _total} to every counter family in the text format, so these
+     * families are written untyped, which keeps etcd's name (Prometheus treats untyped samples like gauges; rate()
+     * and increase() work on them).
+     */
+    public static final class RawCounter {
+        private final LongAdder value = new LongAdder();
+
+        public void inc() {
+            value.increment();
+        }
+
+        public long get() {
+            return value.sum();
+        }
+    }
+
     /** A value that goes up and down, set or adjusted by the recording code (read by a Micrometer gauge). */
     public static final class Gauge {
         private final LongAdder value = new LongAdder();
@@ -153,6 +171,19 @@ public final class Registry {
 
     public Counter counter(String name, String help) {
         return new Counter(io.micrometer.core.instrument.Counter.builder(name).description(help).register(meters));
+    }
+
+    /** A {@link RawCounter}: etcd's name as is, written untyped (see there). */
+    public RawCounter rawCounter(String name, String help) {
+        RawCounter c = new RawCounter();
+        new io.prometheus.client.Collector() {
+            @Override
+            public List<MetricFamilySamples> collect() {
+                return List.of(new MetricFamilySamples(name, Type.UNKNOWN, help, List.of(
+                        new MetricFamilySamples.Sample(name, List.of(), List.of(), c.get()))));
+            }
+        }.register(collectors);
+        return c;
     }
 
     public Gauge gauge(String name, String help) {

@@ -164,7 +164,7 @@ public final class EtcdServer implements AutoCloseable {
                 req -> propose(() -> { }, req), raft::readBarrier);
         this.membership = new Membership(config, identity, memberStore, raft, req -> propose(() -> { }, req),
                 EtcdServer::exitRemoved);
-        this.peerProber = new PeerProber(memberStore::members, identity.memberId());
+        this.peerProber = new PeerProber(this::members, identity.memberId());
         registerMetrics();
     }
 

@@ -57,8 +57,8 @@ class RangeStreamIT {
     private static final int KEYS = Integer.getInteger("keel.rangestream.keys", 50_000);
     private static final String HEAP = System.getProperty("keel.rangestream.heap", "512m");
     private static final int VALUE_BYTES = 1024;
-    /** A full collection asked for by jcmd, e.g. "Pause Full (System.gc()) 120M->35M(512M)". */
-    private static final Pattern FULL_GC = Pattern.compile("Pause Full \\(System.gc\\(\\)\\) (\\d+)M->(\\d+)M");
+    /** A full collection asked for by jcmd, e.g. "Pause Full (Diagnostic Command) 120M->35M(512M)". */
+    private static final Pattern FULL_GC = Pattern.compile("Pause Full \\(Diagnostic Command\\) (\\d+)M->(\\d+)M");
 
     @TempDir
     static Path tmp;
@@ -153,7 +153,8 @@ class RangeStreamIT {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
                 Long.toString(server.pid()), "GC.run").redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "jcmd GC.run");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "jcmd GC.run");
+        Thread.sleep(100); // the GC log line is written after the pause
     }
 
     @Test
@@ -277,7 +278,11 @@ class RangeStreamIT {
     void compactionInTheMiddleOfAStreamEndsItWithCompacted() throws Exception {
         LinkedBlockingQueue<Object> got = new LinkedBlockingQueue<>();
         AtomicReference<ClientCallStreamObserver<RangeRequest>> call = new AtomicReference<>();
-        KVGrpc.newStub(channel).withDeadlineAfter(300, TimeUnit.SECONDS).rangeStream(all(),
+        // its own connection: the chunks it leaves unread hold HTTP/2's connection window, which would stall the
+        // Compact below on a shared one
+        ManagedChannel paused = NettyChannelBuilder.forAddress("127.0.0.1", server.clientPort()).usePlaintext()
+                .maxInboundMessageSize(8 << 20).build();
+        KVGrpc.newStub(paused).withDeadlineAfter(300, TimeUnit.SECONDS).rangeStream(all(),
                 new ClientResponseObserver<RangeRequest, RangeStreamResponse>() {
                     @Override
                     public void beforeStart(ClientCallStreamObserver<RangeRequest> requestStream) {
@@ -316,5 +321,6 @@ class RangeStreamIT {
         assertEquals(Status.Code.OUT_OF_RANGE, s.getCode());
         assertEquals("etcdserver: mvcc: required revision has been compacted", s.getDescription());
         assertTrue(more < 20, "the member read ahead only a few chunks: " + more);
+        paused.shutdownNow();
     }
 }
