@@ -350,10 +350,10 @@ public final class EtcdServer implements AutoCloseable {
             try {
                 resp = kv.range(mvcc, r);
             } catch (RuntimeException e) {
-                Metrics.RANGE_DURATION.labels("false").observeNanos(System.nanoTime() - started);
+                Metrics.RANGE_FAILED.observeNanos(System.nanoTime() - started);
                 throw e;
             }
-            Metrics.RANGE_DURATION.labels("true").observeNanos(System.nanoTime() - started);
+            Metrics.RANGE_OK.observeNanos(System.nanoTime() - started);
             if (who != null) {
                 auth.checkStale(who);
             }
