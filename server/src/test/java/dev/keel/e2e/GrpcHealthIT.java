@@ -1,5 +1,7 @@
 package dev.keel.e2e;
 
+import dev.keel.proto.etcdserverpb.AlarmRequest;
+import dev.keel.proto.etcdserverpb.AlarmType;
 import dev.keel.proto.etcdserverpb.DefragmentRequest;
 import dev.keel.proto.etcdserverpb.MaintenanceGrpc;
 import dev.keel.proto.etcdserverpb.PutRequest;
@@ -36,7 +38,8 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
  * {@code grpc.health.v1.Health} on the client port, driven by grpc-java's generated health stub (the copy Quarkus
  * ships, generated from grpc's health.proto independently of Keel's): the answers etcd's grpc-go health server
  * gives. etcd registers one name, "", SERVING; it goes NOT_SERVING only while a Defragment runs with the
- * StopGRPCServiceOnDefrag feature gate, and not when the member loses its leader.
+ * StopGRPCServiceOnDefrag feature gate, and not when the member loses its leader or an alarm is raised (those fail
+ * /health and /readyz, checked here too).
  */
 class GrpcHealthIT {
 
@@ -103,6 +106,8 @@ class GrpcHealthIT {
                 assertEquals(null, all.poll(500, TimeUnit.MILLISECONDS));
                 assertEquals(null, unknown.poll(10, TimeUnit.MILLISECONDS));
 
+                alarmsLeaveGrpcHealthServing(s, ch);
+
                 if (!ServerProcess.isReferenceEtcd()) { // List is newer than etcd 3.4's grpc-go
                     var list = dev.keel.proto.health.HealthGrpc.newBlockingStub(ch)
                             .withDeadlineAfter(10, TimeUnit.SECONDS).list(HealthListRequest.getDefaultInstance());
@@ -114,6 +119,52 @@ class GrpcHealthIT {
                 ch.shutdownNow();
             }
         }
+    }
+
+    private static HttpResponse<String> get(ServerProcess s, String path) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(s.url() + path))
+                .timeout(java.time.Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static void alarm(ManagedChannel ch, AlarmRequest.AlarmAction action, AlarmType type) {
+        MaintenanceGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS).alarm(AlarmRequest.newBuilder()
+                .setAction(action).setMemberID(12345).setAlarm(type).build());
+    }
+
+    /**
+     * NOSPACE and CORRUPT alarms fail etcd's /health ("ALARM NOSPACE", unless ?exclude=NOSPACE) and, for CORRUPT,
+     * /readyz's data_corruption check; the gRPC health stays SERVING, as etcd's does.
+     */
+    private static void alarmsLeaveGrpcHealthServing(ServerProcess s, ManagedChannel ch) throws Exception {
+        var health = HealthGrpc.newBlockingStub(ch);
+        alarm(ch, AlarmRequest.AlarmAction.ACTIVATE, AlarmType.NOSPACE);
+        try {
+            HttpResponse<String> h = get(s, "/health");
+            assertEquals(503, h.statusCode(), h.body());
+            assertEquals("{\"health\":\"false\",\"reason\":\"ALARM NOSPACE\"}", h.body().trim());
+            HttpResponse<String> excluded = get(s, "/health?exclude=NOSPACE");
+            assertEquals(200, excluded.statusCode(), excluded.body());
+            assertEquals(ServingStatus.SERVING, health.withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .check(service("")).getStatus());
+        } finally {
+            alarm(ch, AlarmRequest.AlarmAction.DEACTIVATE, AlarmType.NOSPACE);
+        }
+        alarm(ch, AlarmRequest.AlarmAction.ACTIVATE, AlarmType.CORRUPT);
+        try {
+            HttpResponse<String> h = get(s, "/health");
+            assertEquals(503, h.statusCode(), h.body());
+            assertTrue(h.body().contains("\"reason\":\"ALARM CORRUPT\""), h.body());
+            if (!ServerProcess.isReferenceEtcd()) { // etcd 3.4 has no /readyz
+                HttpResponse<String> ready = get(s, "/readyz?verbose");
+                assertEquals(503, ready.statusCode(), ready.body());
+                assertTrue(ready.body().contains("[-]data_corruption failed: alarm activated: CORRUPT"), ready.body());
+            }
+            assertEquals(ServingStatus.SERVING, health.withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .check(service("")).getStatus());
+        } finally {
+            alarm(ch, AlarmRequest.AlarmAction.DEACTIVATE, AlarmType.CORRUPT);
+        }
+        assertEquals(200, get(s, "/health").statusCode());
     }
 
     @Test
