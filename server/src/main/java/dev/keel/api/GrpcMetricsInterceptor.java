@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 /**
  * go-grpc-prometheus's server metrics, as etcd registers them: {@code grpc_server_started_total},
  * {@code grpc_server_handled_total} (by status code), {@code grpc_server_msg_received_total} and
- * {@code grpc_server_msg_sent_total}, labelled by method, service and type. The counters of a method are looked up
+ * {@code grpc_server_msg_sent_total}, labelled by method, service and type; and etcd's codec counters
+ * {@code etcd_network_client_grpc_sent_bytes_total} / {@code _received_bytes_total} (encoded message sizes). The counters of a method are looked up
  * once and kept (Micrometer counters), so a call costs a map read and a few adder increments, no registry lookup.
  */
 @GlobalInterceptor
@@ -79,6 +80,9 @@ public class GrpcMetricsInterceptor implements ServerInterceptor {
         ServerCall<Q, R> counted = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
             @Override
             public void sendMessage(R message) {
+                if (message instanceof com.google.protobuf.MessageLite m) {
+                    Metrics.CLIENT_GRPC_SENT_BYTES.add(m.getSerializedSize()); // memoized: the marshaller reuses it
+                }
                 super.sendMessage(message);
                 counters.sent.inc();
             }
@@ -93,6 +97,9 @@ public class GrpcMetricsInterceptor implements ServerInterceptor {
             @Override
             public void onMessage(Q message) {
                 counters.received.inc();
+                if (message instanceof com.google.protobuf.MessageLite m) {
+                    Metrics.CLIENT_GRPC_RECEIVED_BYTES.add(m.getSerializedSize());
+                }
                 super.onMessage(message);
             }
         };

@@ -55,8 +55,10 @@ public class HealthEndpoints {
 
     static {
         LIVEZ.put("serializable_read", s -> read(s, true));
-        // no alarms exist yet, so no CORRUPT alarm can be active (etcd: "alarm activated: CORRUPT")
-        READYZ.put("data_corruption", s -> CompletableFuture.completedFuture(null));
+        READYZ.put("data_corruption", s -> s.maintenance().alarms().stream()
+                .anyMatch(a -> a.getAlarm() == dev.keel.proto.etcdserverpb.AlarmType.CORRUPT)
+                ? CompletableFuture.failedFuture(new CheckFailed("alarm activated: CORRUPT"))
+                : CompletableFuture.completedFuture(null));
         READYZ.put("serializable_read", s -> read(s, true));
         READYZ.put("linearizable_read", s -> read(s, false));
         READYZ.put("non_learner", s -> s.status().getIsLearner()
@@ -95,7 +97,8 @@ public class HealthEndpoints {
     // ---- /health ---------------------------------------------------------------------------------------------
 
     /**
-     * {@code {"health":"true","reason":""}}, or 503 with "false" and why: no leader (unless
+     * {@code {"health":"true","reason":""}}, or 503 with "false" and why: an active alarm not named by
+     * {@code ?exclude=NOSPACE} (etcd's "ALARM NOSPACE", "ALARM CORRUPT"), no leader (unless
      * {@code ?serializable=true}), or the read failed. The read is linearizable unless {@code ?serializable=true}.
      */
     private void health(RoutingContext ctx) {
@@ -106,7 +109,19 @@ public class HealthEndpoints {
         }
         boolean serializable = "true".equals(first(ctx, "serializable"));
         EtcdServer s = Main.server();
-        // etcd checks alarms first ("ALARM NOSPACE", "ALARM CORRUPT"); Keel raises none yet
+        // etcd checks the cluster's alarms first, except those named by ?exclude=
+        List<String> excluded = ctx.queryParam("exclude");
+        for (dev.keel.proto.etcdserverpb.AlarmMember a : s.maintenance().alarms()) {
+            if (excluded.contains(a.getAlarm().name())) {
+                continue;
+            }
+            healthAnswer(r, false, switch (a.getAlarm()) {
+                case NOSPACE -> "ALARM NOSPACE";
+                case CORRUPT -> "ALARM CORRUPT";
+                default -> "ALARM UNKNOWN";
+            });
+            return;
+        }
         if (!serializable && s.status().getLeader() == 0) {
             healthAnswer(r, false, "RAFT NO LEADER");
             return;
@@ -121,6 +136,7 @@ public class HealthEndpoints {
     }
 
     private static void healthAnswer(HttpServerResponse r, boolean healthy, String reason) {
+        (healthy ? dev.keel.metrics.Metrics.HEALTH_SUCCESS : dev.keel.metrics.Metrics.HEALTH_FAILURES).inc();
         String json = "{\"health\":" + Http.goQuote(Boolean.toString(healthy)) + ",\"reason\":" + Http.goQuote(reason)
                 + "}";
         if (!healthy) {
@@ -199,10 +215,12 @@ public class HealthEndpoints {
             Http.methodNotAllowed(r);
             return;
         }
+        // the cluster and storage versions follow a downgrade, as etcd's version monitor moves them
+        String cluster = Main.server().clusterVersion();
         Http.cors(r).setStatusCode(200).putHeader("Content-Type", Http.JSON)
                 .end("{\"etcdserver\":" + Http.goQuote(Version.SERVER)
-                        + ",\"etcdcluster\":" + Http.goQuote(Version.CLUSTER)
-                        + ",\"storage\":" + Http.goQuote(Version.STORAGE) + "}");
+                        + ",\"etcdcluster\":" + Http.goQuote(cluster)
+                        + ",\"storage\":" + Http.goQuote(cluster) + "}");
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------

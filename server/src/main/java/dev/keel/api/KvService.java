@@ -25,11 +25,16 @@ public class KvService extends KVGrpc.KVImplBase {
         GrpcErrors.reply(() -> Main.server().range(CallerInterceptor.current(), request), observer);
     }
 
-    /** etcd 3.7's streaming range: the whole result in one message (the stream shape is kept for clients). */
+    /** etcd 3.7's streaming range: chunks read from the store as the client takes them (see RangeChunks). */
     @Override
     public void rangeStream(RangeRequest request, StreamObserver<RangeStreamResponse> observer) {
-        GrpcErrors.reply(() -> Main.server().range(CallerInterceptor.current(), request)
-                .thenApply(r -> RangeStreamResponse.newBuilder().setRangeResponse(r).build()), observer);
+        java.util.concurrent.CompletionStage<dev.keel.server.RangeChunks> opened;
+        try {
+            opened = Main.server().rangeStream(CallerInterceptor.current(), request);
+        } catch (RuntimeException e) {
+            opened = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        RangeStreamSender.start((io.grpc.stub.ServerCallStreamObserver<RangeStreamResponse>) observer, opened);
     }
 
     @Override

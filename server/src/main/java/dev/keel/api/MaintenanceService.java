@@ -142,7 +142,14 @@ public class MaintenanceService extends MaintenanceGrpc.MaintenanceImplBase {
     public void defragment(DefragmentRequest request, StreamObserver<DefragmentResponse> observer) {
         GrpcErrors.reply(() -> {
             admin();
-            return Main.server().maintenance().defragment();
+            // etcd's healthNotifier: NOT_SERVING while defragmenting with StopGRPCServiceOnDefrag, SERVING after
+            if (Boolean.TRUE.equals(Main.server().config().featureGates().get("StopGRPCServiceOnDefrag"))) {
+                GrpcHealthService.setStatus(GrpcHealthService.ALL_SERVICES,
+                        dev.keel.proto.health.HealthCheckResponse.ServingStatus.NOT_SERVING, "defrag is active");
+            }
+            return Main.server().maintenance().defragment().whenComplete((r, e) -> GrpcHealthService.setStatus(
+                    GrpcHealthService.ALL_SERVICES, dev.keel.proto.health.HealthCheckResponse.ServingStatus.SERVING,
+                    null));
         }, observer);
     }
 

@@ -264,6 +264,7 @@ public final class Lessor {
             register(l);
             scheduleCheckpoint(l);
         }
+        dev.keel.metrics.Metrics.LEASE_GRANTED.inc();
         return new Granted(id, l.ttl);
     }
 
@@ -295,6 +296,7 @@ public final class Lessor {
                 expiryQueue.remove(it);
             }
         }
+        dev.keel.metrics.Metrics.LEASE_REVOKED.inc();
         l.revoked.complete(null);
     }
 
@@ -508,6 +510,7 @@ public final class Lessor {
                 }
                 cur.refresh(now(), 0);
                 register(cur);
+                dev.keel.metrics.Metrics.LEASE_RENEWED.inc();
                 return cur.ttl;
             }
         });

@@ -43,6 +43,28 @@ public final class Metrics {
     public static final Registry.Counter LEASE_EXPIRED = REGISTRY.counter("etcd_debugging_server_lease_expired_total",
             "The total number of expired leases.");
 
+    public static final Registry.Counter READ_INDEXES_FAILED = REGISTRY.counter(
+            "etcd_server_read_indexes_failed_total", "The total number of failed read indexes seen.");
+    /** etcd's txn.Range latency, by success (Range requests; a RangeStream counts once per chunk). */
+    public static final Registry.Labelled<Registry.Histogram> RANGE_DURATION = REGISTRY.histogram(
+            "etcd_server_range_duration_seconds", "The latency distributions of txn.Range",
+            exponentialBuckets(0.0001, 2, 20), "success");
+    /** The two series of {@link #RANGE_DURATION}, kept so that a range does not look them up. */
+    public static final Registry.Histogram RANGE_OK = RANGE_DURATION.labels("true");
+    public static final Registry.Histogram RANGE_FAILED = RANGE_DURATION.labels("false");
+    /** etcd's names have no _total: written untyped to keep them (see {@link Registry.RawCounter}). */
+    public static final Registry.RawCounter HEALTH_SUCCESS = REGISTRY.rawCounter("etcd_server_health_success",
+            "The total number of successful health checks");
+    public static final Registry.RawCounter HEALTH_FAILURES = REGISTRY.rawCounter("etcd_server_health_failures",
+            "The total number of failed health checks");
+
+    public static final Registry.Counter LEASE_GRANTED = REGISTRY.counter("etcd_debugging_lease_granted_total",
+            "The total number of granted leases.");
+    public static final Registry.Counter LEASE_REVOKED = REGISTRY.counter("etcd_debugging_lease_revoked_total",
+            "The total number of revoked leases.");
+    public static final Registry.Counter LEASE_RENEWED = REGISTRY.counter("etcd_debugging_lease_renewed_total",
+            "The number of renewed leases seen by the leader.");
+
     /** etcd's warning-apply-duration: an apply slower than this counts in {@link #SLOW_APPLIES}. */
     public static final long SLOW_APPLY_NANOS = 100_000_000L;
 
@@ -78,7 +100,22 @@ public final class Metrics {
         }
     }
 
+    /** Maintenance.Hash (etcd: the backend hash). */
+    public static final Registry.Histogram HASH_DURATION = REGISTRY.histogram("etcd_mvcc_hash_duration_seconds",
+            "The latency distribution of storage hash operation.", exponentialBuckets(.01, 2, 15));
+    /** Maintenance.HashKV. */
+    public static final Registry.Histogram HASH_REV_DURATION = REGISTRY.histogram(
+            "etcd_mvcc_hash_rev_duration_seconds", "The latency distribution of storage hash by revision operation.",
+            exponentialBuckets(.01, 2, 15));
+
     // ---- etcd_disk -------------------------------------------------------------------------------------------
+
+    /** Maintenance.Defragment (here: RocksDB's full compaction). */
+    public static final Registry.Histogram DEFRAG_DURATION = REGISTRY.histogram(
+            "etcd_disk_backend_defrag_duration_seconds", "The latency distribution of backend defragmentation.",
+            exponentialBuckets(.1, 2, 13));
+    public static final Registry.Gauge DEFRAG_INFLIGHT = REGISTRY.gauge("etcd_disk_defrag_inflight",
+            "Whether or not defrag is active on the member. 1 means active, 0 means not.");
 
     /** The RocksDB batch write of each applied Raft entry (etcd: the backend's bbolt commit). */
     public static final Registry.Histogram BACKEND_COMMIT = REGISTRY.histogram(
@@ -92,6 +129,21 @@ public final class Metrics {
     public static final Registry.Histogram WAL_FSYNC = REGISTRY.histogram(
             "etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by WAL.",
             exponentialBuckets(0.001, 2, 14));
+
+    // ---- etcd_network ----------------------------------------------------------------------------------------
+
+    /** Every gRPC message's encoded size, as etcd's codec counts them (all services of the client port). */
+    public static final Registry.Counter CLIENT_GRPC_SENT_BYTES = REGISTRY.counter(
+            "etcd_network_client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.");
+    public static final Registry.Counter CLIENT_GRPC_RECEIVED_BYTES = REGISTRY.counter(
+            "etcd_network_client_grpc_received_bytes_total", "The total number of bytes received from grpc clients.");
+    /** The smoothed round trip time to each peer, from the member's own probes (see server/PeerProber). */
+    public static final Registry.Labelled<Registry.Histogram> PEER_RTT = REGISTRY.histogram(
+            "etcd_network_peer_round_trip_time_seconds", "Round-Trip-Time histogram between peers",
+            exponentialBuckets(0.0001, 2, 16), "To");
+    /** Probes of a peer that failed (the peer's Raft port refused or did not answer in time). */
+    public static final Registry.Labelled<Registry.Counter> PEER_SENT_FAILURES = REGISTRY.counter(
+            "etcd_network_peer_sent_failures_total", "The total number of send failures from peers.", "To");
 
     // ---- grpc (go-grpc-prometheus) ---------------------------------------------------------------------------
 
@@ -133,6 +185,9 @@ public final class Metrics {
                     throw new IllegalStateException("no process CPU time");
                 });
         REGISTRY.gaugeFunction("process_open_fds", "Number of open file descriptors.", Metrics::openFds);
+        // etcd's own copies of the two (etcdserver/metrics.go)
+        REGISTRY.gaugeFunction("os_fd_used", "The number of used file descriptors.", Metrics::openFds);
+        REGISTRY.gaugeFunction("os_fd_limit", "The file descriptor limit.", () -> procLimit("Max open files"));
         REGISTRY.gaugeFunction("process_max_fds", "Maximum number of open file descriptors.",
                 () -> procLimit("Max open files"));
         REGISTRY.gaugeFunction("process_resident_memory_bytes", "Resident memory size in bytes.",

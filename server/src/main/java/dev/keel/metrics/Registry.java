@@ -58,6 +58,24 @@ public final class Registry {
         }
     }
 
+    /**
+     * A count exported under a name without the {@code _total} suffix (etcd's {@code etcd_server_health_success}
+     * and the like). simpleclient appends {@code _total} to every counter family in the text format, so these
+     * families are written untyped, which keeps etcd's name (Prometheus treats untyped samples like gauges; rate()
+     * and increase() work on them).
+     */
+    public static final class RawCounter {
+        private final LongAdder value = new LongAdder();
+
+        public void inc() {
+            value.increment();
+        }
+
+        public long get() {
+            return value.sum();
+        }
+    }
+
     /** A value that goes up and down, set or adjusted by the recording code (read by a Micrometer gauge). */
     public static final class Gauge {
         private final LongAdder value = new LongAdder();
@@ -155,6 +173,19 @@ public final class Registry {
         return new Counter(io.micrometer.core.instrument.Counter.builder(name).description(help).register(meters));
     }
 
+    /** A {@link RawCounter}: etcd's name as is, written untyped (see there). */
+    public RawCounter rawCounter(String name, String help) {
+        RawCounter c = new RawCounter();
+        new io.prometheus.client.Collector() {
+            @Override
+            public List<MetricFamilySamples> collect() {
+                return List.of(new MetricFamilySamples(name, Type.UNKNOWN, help, List.of(
+                        new MetricFamilySamples.Sample(name, List.of(), List.of(), c.get()))));
+            }
+        }.register(collectors);
+        return c;
+    }
+
     public Gauge gauge(String name, String help) {
         Gauge g = new Gauge();
         io.micrometer.core.instrument.Gauge.builder(name, g, Gauge::get).description(help).strongReference(true)
@@ -178,6 +209,15 @@ public final class Registry {
             keepAlive.put(name, value);
             return FunctionCounter.builder(name, value, Registry::read).description(help).register(meters);
         });
+    }
+
+    /**
+     * One series of a labelled gauge read when scraped ({@code labels}: name, value, name, value...). Registering
+     * the same name and labels again replaces the earlier one.
+     */
+    public void gaugeFunction(String name, String help, DoubleSupplier value, String... labels) {
+        replace(name + Tags.of(labels), () -> io.micrometer.core.instrument.Gauge.builder(name, value, Registry::read)
+                .description(help).tags(labels).strongReference(true).register(meters));
     }
 
     /** A gauge with one series, value 1, whose label carries the information (etcd_server_version and the like). */
@@ -233,6 +273,33 @@ public final class Registry {
                 .maximumExpectedValue(slos[slos.length - 1])
                 .publishPercentileHistogram(false)
                 .register(meters));
+    }
+
+    /** A family of latency histograms told apart by label values (as {@link #histogram(String, String, double[])}). */
+    public Labelled<Histogram> histogram(String name, String help, double[] buckets, String... labelNames) {
+        if (!name.endsWith("_seconds")) {
+            throw new IllegalArgumentException("latency histograms are named *_seconds: " + name);
+        }
+        String[] keys = labelNames.clone();
+        Duration[] slos = new Duration[buckets.length];
+        for (int i = 0; i < buckets.length; i++) {
+            slos[i] = Duration.ofNanos(Math.round(buckets[i] * 1e9));
+        }
+        return new Labelled<>(keys.length, values -> {
+            String[] kv = new String[keys.length * 2];
+            for (int i = 0; i < keys.length; i++) {
+                kv[2 * i] = keys[i];
+                kv[2 * i + 1] = values[i];
+            }
+            return new Histogram(Timer.builder(name.substring(0, name.length() - "_seconds".length()))
+                    .description(help)
+                    .tags(Tags.of(kv))
+                    .serviceLevelObjectives(slos)
+                    .minimumExpectedValue(slos[0])
+                    .maximumExpectedValue(slos[slos.length - 1])
+                    .publishPercentileHistogram(false)
+                    .register(meters));
+        });
     }
 
     // ---- exposition ----------------------------------------------------------------------------------------

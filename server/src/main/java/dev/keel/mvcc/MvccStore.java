@@ -283,6 +283,52 @@ public final class MvccStore implements AutoCloseable, KvReader {
         }
     }
 
+    /** One page of a paged range read: up to the page size of key-values in key order, and whether more follow. */
+    public record Page(List<KeyValue> kvs, boolean more) {
+    }
+
+    /**
+     * Reads one page of a range at a fixed revision {@code atRev} (&gt; 0): at most {@code limit} (&gt; 0) keys of
+     * the range (shape as in {@link #range}) live at that revision, in key order. Unlike {@link #range} it does
+     * not count or look at keys beyond the page (only whether one more exists), so a caller reading a large
+     * range in pages, each starting after the previous page's last key, walks every key once and holds one page
+     * in memory. Fails with etcd's FUTURE_REV when {@code atRev} is past the current revision and COMPACTED when
+     * it is below the compaction revision, also when a compaction passes it while the page is read.
+     */
+    public Page rangePage(byte[] key, byte[] end, long atRev, int limit) {
+        if (atRev <= 0 || limit <= 0) {
+            throw new IllegalArgumentException("rangePage needs a revision and a page size");
+        }
+        contents.readLock().lock();
+        try {
+            checkReadRevision(atRev, currentRev);
+            List<TreeIndex.Found> found = new ArrayList<>(Math.min(limit, 1024) + 1);
+            index.page(key, end, atRev, limit + 1, found);
+            boolean more = found.size() > limit;
+            if (more) {
+                found.remove(found.size() - 1);
+            }
+            List<byte[]> revs = new ArrayList<>(found.size());
+            for (TreeIndex.Found f : found) {
+                revs.add(f.hit().modified().toBytes());
+            }
+            List<byte[]> values = storage.multiGet(kv, revs);
+            if (atRev < compactRev) {
+                throw EtcdError.COMPACTED.exception(); // a compaction passed atRev while this page was read
+            }
+            List<KeyValue> kvs = new ArrayList<>(values.size());
+            for (byte[] v : values) {
+                if (v == null) {
+                    throw EtcdError.COMPACTED.exception();
+                }
+                kvs.add(parse(v));
+            }
+            return new Page(kvs, more);
+        } finally {
+            contents.readLock().unlock();
+        }
+    }
+
     private long checkReadRevision(long rev, long cur) {
         if (rev > cur) {
             throw EtcdError.FUTURE_REV.exception();

@@ -77,6 +77,38 @@ final class TreeIndex {
         return total;
     }
 
+    /**
+     * The first {@code max} (&gt; 0) keys live at {@code atRev} in the range (shape as in {@link #range}), in key
+     * order, into {@code out}. Unlike {@link #range} it stops there and counts nothing, so reading a range page
+     * by page walks each key once.
+     */
+    void page(byte[] key, byte[] end, long atRev, int max, List<Found> out) {
+        if (end == null) {
+            KeyIndex.Hit hit = get(key, atRev);
+            if (hit != null) {
+                out.add(new Found(key, hit));
+            }
+            return;
+        }
+        NavigableMap<byte[], KeyIndex> sub;
+        if (end.length == 0) {
+            sub = keys.tailMap(key, true);
+        } else if (Arrays.compareUnsigned(key, end) >= 0) {
+            return;
+        } else {
+            sub = keys.subMap(key, true, end, false);
+        }
+        for (Map.Entry<byte[], KeyIndex> e : sub.entrySet()) {
+            KeyIndex.Hit hit = e.getValue().get(atRev);
+            if (hit != null) {
+                out.add(new Found(e.getKey(), hit));
+                if (out.size() >= max) {
+                    return;
+                }
+            }
+        }
+    }
+
     /** Every revision with main &gt;= sinceMain of keys in the range, per key (for watch replay). */
     void forEachInRange(byte[] key, byte[] end, java.util.function.Consumer<KeyIndex> visitor) {
         if (end == null) {

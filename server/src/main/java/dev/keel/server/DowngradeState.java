@@ -16,8 +16,11 @@ import java.util.regex.Pattern;
  * Changed only by applied log entries, persisted in the {@code meta} column. The validation rules are etcd 3.6's
  * (server/etcdserver/version): the only allowed target is one minor version below the cluster version.
  *
- * <p>Keel does not yet lower the cluster version once a downgrade is enabled (etcd's leader does that when all
- * members run the target version); that comes with multi-member clusters.
+ * <p>The cluster version follows the job as etcd 3.6's version monitor moves it: while a downgrade is enabled the
+ * cluster (and storage) version is its target, once it is cancelled it is this build's again. etcd's leader makes
+ * that change a few seconds after the job changes, through the log; Keel derives it from the job itself, so every
+ * member reports it from the entry that enabled or cancelled the downgrade on. (etcd also ends the job once every
+ * member runs the target version; Keel's members all run this build, so the job lasts until it is cancelled.)
  */
 public final class DowngradeState {
 
@@ -70,6 +73,29 @@ public final class DowngradeState {
             }
         }
         info = restored;
+        publish();
+    }
+
+    /** etcd_cluster_version{cluster_version}: the cluster version now, as etcd's membership metric carries it. */
+    private void publish() {
+        dev.keel.metrics.Metrics.REGISTRY.info("etcd_cluster_version",
+                "Which version is running. 1 for 'cluster_version' label with current cluster version",
+                "cluster_version", currentClusterVersion().cluster());
+    }
+
+    /**
+     * The cluster version now: the downgrade's target while one is enabled (etcd 3.6's version monitor lowers
+     * the cluster version to it), otherwise this build's.
+     */
+    MajorMinor currentClusterVersion() {
+        DowngradeInfo i = info;
+        if (i.getEnabled()) {
+            MajorMinor target = parseSemver(i.getTargetVersion());
+            if (target != null) {
+                return target;
+            }
+        }
+        return clusterVersion();
     }
 
     /** The current downgrade job (enabled false and no target when there is none). */
@@ -84,6 +110,7 @@ public final class DowngradeState {
                 : DowngradeInfo.getDefaultInstance();
         info = next;
         staged = next.toByteArray();
+        publish();
         LOG.infof("downgrade %s", next.getEnabled() ? "enabled, target version " + next.getTargetVersion()
                 : "cancelled");
     }
@@ -149,7 +176,7 @@ public final class DowngradeState {
         return new MajorMinor(n[0], n[1]);
     }
 
-    /** The cluster version as major.minor. */
+    /** This build's cluster version as major.minor. */
     static MajorMinor clusterVersion() {
         MajorMinor cv = parseSemver(Version.CLUSTER);
         if (cv == null) {
@@ -160,10 +187,10 @@ public final class DowngradeState {
 
     /**
      * etcd's DowngradeValidate after its linearizable read: the target must be one minor version below the
-     * cluster version, and no downgrade may be enabled already.
+     * cluster version (lowered already while a downgrade is enabled), and no downgrade may be enabled already.
      */
     void validate(MajorMinor target) {
-        MajorMinor cv = clusterVersion();
+        MajorMinor cv = currentClusterVersion();
         MajorMinor allowed = new MajorMinor(cv.major(), cv.minor() - 1);
         if (!target.equals(allowed)) {
             throw EtcdError.INVALID_DOWNGRADE_TARGET_VERSION.exception();

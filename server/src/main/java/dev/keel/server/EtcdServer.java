@@ -96,6 +96,7 @@ public final class EtcdServer implements AutoCloseable {
     private final MemberStore memberStore;
     private final Membership membership;
     private final SnapshotInstaller snapshotInstaller;
+    private final PeerProber peerProber;
 
     private EtcdServer(EtcdConfig config) {
         this.config = config;
@@ -167,6 +168,7 @@ public final class EtcdServer implements AutoCloseable {
                 req -> propose(() -> { }, req), raft::readBarrier);
         this.membership = new Membership(config, identity, memberStore, raft, req -> propose(() -> { }, req),
                 EtcdServer::exitRemoved);
+        this.peerProber = new PeerProber(this::members, identity.memberId());
         registerMetrics();
     }
 
@@ -231,10 +233,7 @@ public final class EtcdServer implements AutoCloseable {
                 "server_id", ClusterIds.hex(identity.memberId()));
         m.info("etcd_server_version", "Which version is running. 1 for 'server_version' label with current version.",
                 "server_version", Version.SERVER);
-        String[] cv = Version.CLUSTER.split("\\.");
-        m.info("etcd_cluster_version",
-                "Which version is running. 1 for 'cluster_version' label with current cluster version",
-                "cluster_version", cv.length > 2 ? cv[0] + "." + cv[1] : Version.CLUSTER);
+        // etcd_cluster_version is DowngradeState's: it follows the downgrade job
         long quotaBytes = config.quotaBackendBytes();
         m.gaugeFunction("etcd_server_quota_backend_bytes", "Current backend storage quota size in bytes.",
                 () -> quotaBytes);
@@ -250,6 +249,17 @@ public final class EtcdServer implements AutoCloseable {
         m.gaugeFunction("etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.",
                 () -> Math.max(0, mvcc.compactRevision()));
         m.gaugeFunction("etcd_debugging_auth_revision", "The current revision of auth store.", authStore::revision);
+        config.featureGates().forEach((name, on) -> m.gaugeFunction("etcd_server_feature_enabled",
+                "Whether or not a feature is enabled. 1 is enabled, 0 is not.", () -> on ? 1 : 0,
+                "name", name, "stage", featureGateStage(name)));
+    }
+
+    /** A feature gate's stage as etcd labels it (featuregate.PreRelease: "ALPHA", "BETA", "" for GA). */
+    private static String featureGateStage(String gate) {
+        return switch (gate) {
+            case "TxnModeWriteWithSharedBuffer", "FastLeaseKeepAlive" -> "BETA";
+            default -> "ALPHA";
+        };
     }
 
     /** The column families of a member's database (also what a snapshot restore creates). */
@@ -267,6 +277,7 @@ public final class EtcdServer implements AutoCloseable {
             s.raft.start();
             s.leases.start();
             s.membership.start(s.timer);
+            s.peerProber.start();
         } catch (Exception e) {
             s.close();
             throw e;
@@ -334,15 +345,57 @@ public final class EtcdServer implements AutoCloseable {
         if (!r.getSerializable() && raft.isLearner()) {
             return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
-        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null) : raft.readBarrier();
+        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null)
+                : countFailedReadIndex(raft.readBarrier());
         return ready.thenApplyAsync(v -> {
             Metrics.MVCC_RANGE.inc(); // etcd: a read transaction with one range
-            RangeResponse resp = kv.range(mvcc, r);
+            long started = System.nanoTime();
+            RangeResponse resp;
+            try {
+                resp = kv.range(mvcc, r);
+            } catch (RuntimeException e) {
+                Metrics.RANGE_FAILED.observeNanos(System.nanoTime() - started);
+                throw e;
+            }
+            Metrics.RANGE_OK.observeNanos(System.nanoTime() - started);
             if (who != null) {
                 auth.checkStale(who);
             }
             return resp.toBuilder().setHeader(stamp(resp.getHeader())).build();
         }, readers);
+    }
+
+    /**
+     * A client's KV.RangeStream (etcd 3.7): Range's checks, then etcd 3.7's refusals of sort orders and revision
+     * filters (UNIMPLEMENTED), read permission while auth is on, the read barrier unless serializable; completes
+     * with the chunks, read from the store as the caller asks for them (see {@link RangeChunks}).
+     */
+    public CompletableFuture<RangeChunks> rangeStream(Credentials who, RangeRequest r) {
+        try {
+            validator.checkRange(r);
+            RangeChunks.checkStreamable(r);
+            if (who != null) {
+                auth.checkRange(who, r.getKey().toByteArray(), r.getRangeEnd().toByteArray());
+            }
+        } catch (EtcdException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (!r.getSerializable() && raft.isLearner()) {
+            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
+        }
+        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null)
+                : countFailedReadIndex(raft.readBarrier());
+        return ready.thenApply(v -> new RangeChunks(mvcc, r, this::header,
+                (int) Math.min(Integer.MAX_VALUE, config.maxRequestBytes())));
+    }
+
+    /** etcd_server_read_indexes_failed_total counts read barriers that fail (no leader, timeout). */
+    private static CompletableFuture<Void> countFailedReadIndex(CompletableFuture<Void> barrier) {
+        return barrier.whenComplete((v, e) -> {
+            if (e != null) {
+                Metrics.READ_INDEXES_FAILED.inc();
+            }
+        });
     }
 
     /** The entry a client's write becomes: with its identity in the header while auth is on. */
@@ -596,7 +649,7 @@ public final class EtcdServer implements AutoCloseable {
                 .addAllErrors(maintenance.statusErrors(rs))
                 .setHeader(header(mvcc.currentRevision()))
                 .setVersion(Version.SERVER)
-                .setStorageVersion(Version.STORAGE)
+                .setStorageVersion(maintenance.clusterVersion()) // etcd's monitor keeps it at the cluster version
                 .setDbSize(storage.sizeOnDisk())
                 .setDbSizeInUse(storage.sizeInUse())
                 .setDbSizeQuota(config.quotaBackendBytes())
@@ -607,6 +660,11 @@ public final class EtcdServer implements AutoCloseable {
                 .setIsLearner(rs.isLearner())
                 .setDowngradeInfo(maintenance.downgradeInfo())
                 .build();
+    }
+
+    /** The cluster version ("3.6.0"; a downgrade's target while one is enabled), for /version. */
+    public String clusterVersion() {
+        return maintenance.clusterVersion();
     }
 
     /** Whether the Raft engine knows a leader now (this member or another). */
@@ -803,6 +861,7 @@ public final class EtcdServer implements AutoCloseable {
 
     @Override
     public void close() {
+        peerProber.close();
         membership.close();
         leases.close();
         try {

@@ -113,6 +113,14 @@ public final class Maintenance {
         return out;
     }
 
+    /**
+     * The cluster version as etcd prints it ("3.6.0"): this build's, or the target of an enabled downgrade. The
+     * storage version follows it, as etcd's version monitor keeps them equal.
+     */
+    public String clusterVersion() {
+        return downgrade.currentClusterVersion().semver();
+    }
+
     /** Status.downgradeInfo. */
     dev.keel.proto.etcdserverpb.DowngradeInfo downgradeInfo() {
         return downgrade.info();
@@ -128,9 +136,11 @@ public final class Maintenance {
     /** Maintenance.Hash: a CRC-32C over every column of the backend (not comparable with etcd's value). */
     public CompletableFuture<HashResponse> hash() {
         return CompletableFuture.supplyAsync(() -> {
+            long started = System.nanoTime();
             long rev = mvcc.currentRevision();
             int h = storage.hash((column, key) -> column.equals(MvccStore.META_COLUMN)
                     && HASH_IGNORED.stream().anyMatch(k -> Arrays.equals(k, key)));
+            dev.keel.metrics.Metrics.HASH_DURATION.observeNanos(System.nanoTime() - started);
             return HashResponse.newBuilder().setHeader(server.header(rev)).setHash(h).build();
         }, readers);
     }
@@ -138,7 +148,9 @@ public final class Maintenance {
     /** Maintenance.HashKV: etcd's hash of the MVCC history up to a revision (0: the current one). */
     public CompletableFuture<HashKVResponse> hashKv(HashKVRequest r) {
         return CompletableFuture.supplyAsync(() -> {
+            long started = System.nanoTime();
             MvccStore.HashKvResult res = mvcc.hashByRev(r.getRevision());
+            dev.keel.metrics.Metrics.HASH_REV_DURATION.observeNanos(System.nanoTime() - started);
             return HashKVResponse.newBuilder()
                     .setHeader(server.header(res.currentRevision()))
                     .setHash(res.hash().hash())
@@ -155,7 +167,13 @@ public final class Maintenance {
         return CompletableFuture.supplyAsync(() -> {
             long before = storage.sizeOnDisk();
             long started = System.nanoTime();
-            storage.defragment();
+            dev.keel.metrics.Metrics.DEFRAG_INFLIGHT.inc();
+            try {
+                storage.defragment();
+            } finally {
+                dev.keel.metrics.Metrics.DEFRAG_INFLIGHT.dec();
+            }
+            dev.keel.metrics.Metrics.DEFRAG_DURATION.observeNanos(System.nanoTime() - started);
             quota.invalidate();
             LOG.infof("defragmented: %d -> %d bytes in %d ms", before, storage.sizeOnDisk(),
                     (System.nanoTime() - started) / 1_000_000);
@@ -227,7 +245,7 @@ public final class Maintenance {
                 case CANCEL -> null;
                 default -> throw EtcdError.UNKNOWN_METHOD.exception();
             };
-            answer = DowngradeResponse.newBuilder().setVersion(DowngradeState.clusterVersion().cluster()).build();
+            answer = DowngradeResponse.newBuilder().setVersion(downgrade.currentClusterVersion().cluster()).build();
         } catch (EtcdException e) {
             return CompletableFuture.failedFuture(e);
         }

@@ -503,16 +503,35 @@ class MaintenanceIT {
         StatusResponse enabled = maint(channel).status(StatusRequest.getDefaultInstance());
         assertTrue(enabled.getDowngradeInfo().getEnabled());
         assertEquals("3.5.0", enabled.getDowngradeInfo().getTargetVersion());
+        // etcd 3.6's version monitor lowers the cluster version (and the storage version after it) to the target
+        assertEquals("3.5.0", enabled.getStorageVersion());
+        assertEquals("3.6.0", enabled.getVersion(), "the server version stays");
+        assertTrue(versionJson().contains("\"etcdcluster\":\"3.5.0\""), versionJson());
+        // so the only target left is 3.4, and the job in progress refuses it
+        assertStatus(Status.Code.INVALID_ARGUMENT, invalid, () -> downgrade(DowngradeAction.VALIDATE, "3.5"));
         String inProgress = "etcdserver: cluster has a downgrade job in progress";
-        assertStatus(Status.Code.FAILED_PRECONDITION, inProgress, () -> downgrade(DowngradeAction.VALIDATE, "3.5"));
-        assertStatus(Status.Code.FAILED_PRECONDITION, inProgress, () -> downgrade(DowngradeAction.ENABLE, "3.5"));
+        assertStatus(Status.Code.FAILED_PRECONDITION, inProgress, () -> downgrade(DowngradeAction.VALIDATE, "3.4"));
+        assertStatus(Status.Code.FAILED_PRECONDITION, inProgress, () -> downgrade(DowngradeAction.ENABLE, "3.4"));
 
-        assertEquals("3.6", downgrade(DowngradeAction.CANCEL, "").getVersion());
+        assertEquals("3.5", downgrade(DowngradeAction.CANCEL, "").getVersion(), "the cluster version at the cancel");
         StatusResponse cancelled = maint(channel).status(StatusRequest.getDefaultInstance());
         assertFalse(cancelled.getDowngradeInfo().getEnabled());
         assertEquals("", cancelled.getDowngradeInfo().getTargetVersion());
+        assertEquals("3.6.0", cancelled.getStorageVersion());
+        assertTrue(versionJson().contains("\"etcdcluster\":\"3.6.0\""), versionJson());
         assertEquals("3.6", downgrade(DowngradeAction.VALIDATE, "3.5").getVersion());
         assertEquals(rev, currentRevision(channel), "downgrade changes no key-value revision");
+    }
+
+    /** GET /version's body. */
+    static String versionJson() {
+        try {
+            return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(server.url() + "/version")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
     }
 
     /** A real etcd member on loopback, for comparisons; stopped (and never left behind) when closed. */

@@ -43,6 +43,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -53,6 +54,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
  * exactly what the requests did, and the histograms the bench script reads. One fresh member, tests in order of
  * their own deltas (each test reads the counters before and after what it does).
  */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class MetricsIT {
 
     @TempDir
@@ -101,7 +103,11 @@ class MetricsIT {
     }
 
     static String fetch(String path) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path))
+        return fetch(server, path);
+    }
+
+    static String fetch(ServerProcess from, String path) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(from.url() + path))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode());
         assertEquals("text/plain; version=0.0.4; charset=utf-8", r.headers().firstValue("Content-Type").orElse(null));
@@ -110,7 +116,11 @@ class MetricsIT {
 
     /** Scrapes and checks every line against the text format: HELP, then TYPE, then the family's samples. */
     static Scrape scrape() throws Exception {
-        String text = fetch("/metrics");
+        return scrape(server);
+    }
+
+    static Scrape scrape(ServerProcess from) throws Exception {
+        String text = fetch(from, "/metrics");
         assertTrue(text.endsWith("\n"), "ends with a newline");
         Map<String, Double> samples = new LinkedHashMap<>();
         Map<String, String> types = new HashMap<>();
@@ -257,6 +267,7 @@ class MetricsIT {
         assertEquals(1, s.get("etcd_server_id{server_id=\"" + Long.toHexString(st.getHeader().getMemberId()) + "\"}"));
         assertEquals(1, s.get("etcd_server_version{server_version=\"3.6.0\"}"));
         assertEquals(1, s.get("etcd_cluster_version{cluster_version=\"3.6\"}"));
+        assertEquals("3.6.0", st.getStorageVersion());
         assertEquals(2147483648.0, s.get("etcd_server_quota_backend_bytes"));
         // Micrometer's Prometheus registry (simpleclient) writes Java's Double.toString, not Go's %g
         assertTrue(s.text().contains("\netcd_server_quota_backend_bytes 2.147483648E9\n"), "Java's number format");
@@ -277,6 +288,146 @@ class MetricsIT {
         assertTrue(s.text().contains("# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync "
                 + "called by WAL.\n# TYPE etcd_disk_wal_fsync_duration_seconds histogram\n"
                 + "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\",} "), s.text());
+    }
+
+    /**
+     * The families etcd's Grafana dashboard and alert rules (contrib/mixin) query that a single member has, plus
+     * the other etcd 3.6 families Keel serves, with etcd's types; the request-driven ones move with requests.
+     */
+    @Test
+    @org.junit.jupiter.api.Order(Integer.MAX_VALUE) // last: its Defragment and leases must not disturb the others
+    void dashboardAndAlertFamiliesHaveData() throws Exception {
+        Scrape before = scrape();
+        kv().range(RangeRequest.newBuilder().setKey(bs("m/d")).build());
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/health"))
+                .timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), health.body());
+        var maint = MaintenanceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        maint.defragment(dev.keel.proto.etcdserverpb.DefragmentRequest.getDefaultInstance());
+        maint.hash(dev.keel.proto.etcdserverpb.HashRequest.getDefaultInstance());
+        maint.hashKV(dev.keel.proto.etcdserverpb.HashKVRequest.getDefaultInstance());
+        var leases = dev.keel.proto.etcdserverpb.LeaseGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+        long lease = leases.leaseGrant(dev.keel.proto.etcdserverpb.LeaseGrantRequest.newBuilder().setTTL(60).build())
+                .getID();
+        LinkedBlockingQueue<Object> renewed = new LinkedBlockingQueue<>();
+        var keepAlive = dev.keel.proto.etcdserverpb.LeaseGrpc.newStub(channel).leaseKeepAlive(new StreamObserver<>() {
+            @Override
+            public void onNext(dev.keel.proto.etcdserverpb.LeaseKeepAliveResponse r) {
+                renewed.add(r);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                renewed.add(t);
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+        });
+        keepAlive.onNext(dev.keel.proto.etcdserverpb.LeaseKeepAliveRequest.newBuilder().setID(lease).build());
+        assertTrue(renewed.poll(30, TimeUnit.SECONDS) instanceof dev.keel.proto.etcdserverpb.LeaseKeepAliveResponse);
+        keepAlive.onCompleted();
+        leases.leaseRevoke(dev.keel.proto.etcdserverpb.LeaseRevokeRequest.newBuilder().setID(lease).build());
+        Scrape s = scrape();
+        for (String c : List.of("etcd_debugging_lease_granted_total", "etcd_debugging_lease_renewed_total",
+                "etcd_debugging_lease_revoked_total")) {
+            assertEquals(1, s.get(c) - before.get(c), c);
+            assertEquals("counter", s.types().get(c), c);
+        }
+        // every family the mixin's queries name that exists on a single member (peer families need peers)
+        for (String f : List.of("etcd_server_has_leader", "etcd_server_leader_changes_seen_total",
+                "grpc_server_handled_total", "grpc_server_started_total", "etcd_server_proposals_failed_total",
+                "etcd_server_proposals_pending", "etcd_server_proposals_committed_total",
+                "etcd_server_proposals_applied_total", "etcd_mvcc_db_total_size_in_bytes",
+                "etcd_mvcc_db_total_size_in_use_in_bytes", "etcd_server_quota_backend_bytes",
+                "etcd_disk_wal_fsync_duration_seconds", "etcd_disk_backend_commit_duration_seconds",
+                "process_resident_memory_bytes", "etcd_network_client_grpc_sent_bytes_total",
+                "etcd_network_client_grpc_received_bytes_total")) {
+            assertTrue(s.types().containsKey(f), "family " + f);
+        }
+        // as etcd's, the peer families have no series without peers
+        assertFalse(s.types().containsKey("etcd_network_peer_round_trip_time_seconds"));
+        for (var e : Map.ofEntries(Map.entry("etcd_network_client_grpc_sent_bytes_total", "counter"),
+                Map.entry("etcd_network_client_grpc_received_bytes_total", "counter"),
+                Map.entry("etcd_server_range_duration_seconds", "histogram"),
+                Map.entry("etcd_server_read_indexes_failed_total", "counter"),
+                Map.entry("etcd_server_health_success", "untyped"), Map.entry("etcd_server_health_failures", "untyped"),
+                Map.entry("etcd_disk_defrag_inflight", "gauge"),
+                Map.entry("etcd_disk_backend_defrag_duration_seconds", "histogram"),
+                Map.entry("etcd_mvcc_hash_duration_seconds", "histogram"),
+                Map.entry("etcd_mvcc_hash_rev_duration_seconds", "histogram"),
+                Map.entry("etcd_server_feature_enabled", "gauge"), Map.entry("os_fd_used", "gauge"),
+                Map.entry("os_fd_limit", "gauge")).entrySet()) {
+            assertEquals(e.getValue(), s.types().get(e.getKey()), e.getKey());
+        }
+        assertTrue(s.get("etcd_network_client_grpc_sent_bytes_total")
+                > before.get("etcd_network_client_grpc_sent_bytes_total"), "bytes sent to gRPC clients");
+        assertTrue(s.get("etcd_network_client_grpc_received_bytes_total")
+                >= before.get("etcd_network_client_grpc_received_bytes_total") + "m/d".length() + 2, "bytes received");
+        assertTrue(s.get("etcd_server_range_duration_seconds_count{success=\"true\"}")
+                > before.samples().getOrDefault("etcd_server_range_duration_seconds_count{success=\"true\"}", 0.0));
+        assertEquals(1, s.get("etcd_server_health_success") - before.get("etcd_server_health_success"));
+        assertEquals(0, s.get("etcd_disk_defrag_inflight"));
+        assertEquals(1, s.get("etcd_disk_backend_defrag_duration_seconds_count")
+                - before.get("etcd_disk_backend_defrag_duration_seconds_count"));
+        assertEquals(1, s.get("etcd_mvcc_hash_duration_seconds_count")
+                - before.get("etcd_mvcc_hash_duration_seconds_count"));
+        assertEquals(1, s.get("etcd_mvcc_hash_rev_duration_seconds_count")
+                - before.get("etcd_mvcc_hash_rev_duration_seconds_count"));
+        assertEquals(0, s.get("etcd_server_feature_enabled{name=\"StopGRPCServiceOnDefrag\",stage=\"ALPHA\"}"));
+        assertEquals(0, s.get("etcd_server_read_indexes_failed_total"));
+        assertTrue(s.get("os_fd_used") > 3 && s.get("os_fd_limit") >= s.get("os_fd_used"), "fds");
+    }
+
+    /**
+     * The peer prober on a member whose peer is down, then listening: a failed probe counts as a send failure to
+     * that peer; once the peer's Raft port answers, its round trip time is observed and it counts as active.
+     */
+    @Test
+    @org.junit.jupiter.api.Order(Integer.MAX_VALUE)
+    void peerProbesFeedThePeerFamilies() throws Exception {
+        try (ServerProcess lone = ServerProcess.startWithoutQuorum(tmp.resolve("lone"))) {
+            ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", lone.clientPort()).usePlaintext().build();
+            dev.keel.proto.etcdserverpb.MemberListResponse list;
+            try {
+                list = dev.keel.proto.etcdserverpb.ClusterGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .memberList(dev.keel.proto.etcdserverpb.MemberListRequest.getDefaultInstance());
+            } finally {
+                ch.shutdownNow();
+            }
+            long self = list.getHeader().getMemberId();
+            var down = list.getMembersList().stream().filter(m -> m.getID() != self).findFirst().orElseThrow();
+            String to = Long.toHexString(down.getID());
+            String local = Long.toHexString(self);
+            String failures = "etcd_network_peer_sent_failures_total{To=\"" + to + "\"}";
+            Scrape s = awaitScrape(lone, x -> x.samples().getOrDefault(failures, 0.0) >= 1);
+            assertEquals("counter", s.types().get("etcd_network_peer_sent_failures_total"));
+        assertEquals(1, s.get("etcd_network_known_peers{Local=\"" + local + "\",Remote=\"" + to + "\"}"));
+            assertEquals(0, s.get("etcd_network_active_peers{Local=\"" + local + "\",Remote=\"" + to + "\"}"));
+            int port = URI.create(down.getPeerURLs(0)).getPort();
+            try (java.net.ServerSocket peer = new java.net.ServerSocket(port, 50,
+                    java.net.InetAddress.getByName("127.0.0.1"))) {
+                String rtt = "etcd_network_peer_round_trip_time_seconds_count{To=\"" + to + "\"}";
+                Scrape up = awaitScrape(lone, x -> x.samples().getOrDefault(rtt, 0.0) >= 1);
+                assertEquals("histogram", up.types().get("etcd_network_peer_round_trip_time_seconds"));
+                assertEquals(1, up.get("etcd_network_active_peers{Local=\"" + local + "\",Remote=\"" + to + "\"}"));
+                assertTrue(up.get("etcd_network_peer_round_trip_time_seconds_sum{To=\"" + to + "\"}") < 1,
+                        "a loopback round trip");
+            }
+        }
+    }
+
+    private static Scrape awaitScrape(ServerProcess from, java.util.function.Predicate<Scrape> done)
+            throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Scrape s = scrape(from);
+        while (!done.test(s)) {
+            assertTrue(System.nanoTime() < deadline, () -> "timed out; last scrape:\n" + from.logTail());
+            Thread.sleep(200);
+            s = scrape(from);
+        }
+        return s;
     }
 
     @Test

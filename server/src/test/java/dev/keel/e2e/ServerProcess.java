@@ -51,6 +51,8 @@ public final class ServerProcess implements AutoCloseable {
     private String initialCluster;
     private String initialClusterState = "new";
     private Process process;
+    /** The JVM's options (Keel only). */
+    private List<String> jvmArgs = List.of("-Xmx512m");
 
     private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
         this.dataDir = dataDir;
@@ -65,6 +67,15 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a single-member cluster in {@code dataDir} and waits until it serves. */
     public static ServerProcess start(Path dataDir, String... extraFlags) throws Exception {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.launch();
+        return p;
+    }
+
+    /** As {@link #start}, with these JVM options instead of the default {@code -Xmx512m} (Keel only). */
+    public static ServerProcess startWithJvmArgs(Path dataDir, List<String> jvmArgs, String... extraFlags)
+            throws Exception {
+        ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.jvmArgs = List.copyOf(jvmArgs);
         p.launch();
         return p;
     }
@@ -197,9 +208,9 @@ public final class ServerProcess implements AutoCloseable {
         if (isReferenceEtcd()) {
             cmd.add(System.getProperty("keel.etcd", "etcd"));
         } else {
-            cmd.addAll(List.of(javaBin(), "-Xmx512m",
-                    "-Dkeel.exit-with-parent=" + ProcessHandle.current().pid(),
-                    "-jar", jar()));
+            cmd.add(javaBin());
+            cmd.addAll(jvmArgs);
+            cmd.addAll(List.of("-Dkeel.exit-with-parent=" + ProcessHandle.current().pid(), "-jar", jar()));
         }
         cmd.addAll(List.of(
                 "--name=" + name,
@@ -232,6 +243,11 @@ public final class ServerProcess implements AutoCloseable {
         process = pb.start();
         STARTED.add(process);
         return logStart;
+    }
+
+    /** The member's process id (e.g. for jcmd). */
+    public long pid() {
+        return process.pid();
     }
 
     /** SIGSTOP: the process stops answering (a hung or partitioned member) until {@link #resume()}. */

@@ -173,12 +173,19 @@ class AlarmAndDowngradeStateTest {
                 d.commit(b);
                 s.write(b);
             }
-            assertRefused(EtcdError.DOWNGRADE_IN_PROCESS, () -> d.validate(DowngradeState.parseTarget("3.5")));
+            // the cluster version is lowered to the target (etcd 3.6's monitor): 3.5 is no target any more
+            assertEquals("3.5.0", d.currentClusterVersion().semver());
+            assertRefused(EtcdError.INVALID_DOWNGRADE_TARGET_VERSION, () -> d.validate(DowngradeState.parseTarget("3.5")));
+            assertRefused(EtcdError.DOWNGRADE_IN_PROCESS, () -> d.validate(DowngradeState.parseTarget("3.4")));
         }
         try (Storage s = Storage.open(dir, MvccStore.COLUMNS)) {
             DowngradeState d = new DowngradeState(s);
             assertTrue(d.info().getEnabled());
             assertEquals("3.5.0", d.info().getTargetVersion());
+            assertEquals("3.5", d.currentClusterVersion().cluster(), "kept across a restart");
+            d.apply(DowngradeInfoSet.newBuilder().setEnabled(false).build());
+            assertEquals("3.6.0", d.currentClusterVersion().semver(), "back to this build's once cancelled");
+            d.validate(DowngradeState.parseTarget("3.5"));
         }
     }
 }
