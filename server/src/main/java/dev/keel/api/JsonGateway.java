@@ -88,7 +88,24 @@ public class JsonGateway {
     /** What grpc-go says when a request is over the server's receive limit (etcd's gateway goes through gRPC). */
     static final String TOO_LARGE = "grpc: received message larger than max (%d vs. %d)";
 
-    private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
+    private static final JsonFormat.Parser PARSER = withRecursionLimit(JsonFormat.parser().ignoringUnknownFields());
+
+    /**
+     * The parser with {@link dev.keel.server.NestingLimits#RECURSION_LIMIT} instead of its default 100 levels, as at
+     * the gRPC edge. protobuf-java-util keeps {@code usingRecursionLimit} package-private, hence the reflection; if
+     * it ever fails, the default stays (deep Txns then fail to parse, with a parse error, and nothing else).
+     */
+    private static JsonFormat.Parser withRecursionLimit(JsonFormat.Parser p) {
+        try {
+            java.lang.reflect.Method m = JsonFormat.Parser.class.getDeclaredMethod("usingRecursionLimit", int.class);
+            m.setAccessible(true);
+            return (JsonFormat.Parser) m.invoke(p, dev.keel.server.NestingLimits.RECURSION_LIMIT);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            org.jboss.logging.Logger.getLogger(JsonGateway.class)
+                    .warnf("JSON gateway: cannot raise the parser's recursion limit (%s); it stays at 100", e);
+            return p;
+        }
+    }
     static final JsonFormat.Printer PRINTER = JsonFormat.printer()
             .preservingProtoFieldNames()
             .omittingInsignificantWhitespace();

@@ -918,6 +918,18 @@ public final class RatisRaftNode implements RaftNode {
         return !closed && d != null && d.getInfo().isAlive();
     }
 
+    @Override
+    public String failure() {
+        if (closed) {
+            return null;
+        }
+        final Throwable applyFailure = stateMachine.applyFailure();
+        if (applyFailure != null || (division != null && !division.getInfo().isAlive())) {
+            return stopped().getMessage();
+        }
+        return null;
+    }
+
     private RaftException.Stopped stopped() {
         if (closed) {
             return new RaftException.Stopped("Raft member " + selfId + " is closed");

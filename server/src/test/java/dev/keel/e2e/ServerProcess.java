@@ -51,6 +51,8 @@ public final class ServerProcess implements AutoCloseable {
     private String initialCluster;
     private String initialClusterState = "new";
     private Process process;
+    /** Extra environment variables of the process (e.g. fault injection hooks). */
+    private java.util.Map<String, String> env = java.util.Map.of();
 
     private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
         this.dataDir = dataDir;
@@ -65,6 +67,15 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a single-member cluster in {@code dataDir} and waits until it serves. */
     public static ServerProcess start(Path dataDir, String... extraFlags) throws Exception {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.launch();
+        return p;
+    }
+
+    /** As {@link #start(Path, String...)} with extra environment variables for the process. */
+    public static ServerProcess startWithEnv(Path dataDir, java.util.Map<String, String> env, String... extraFlags)
+            throws Exception {
+        ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.env = env;
         p.launch();
         return p;
     }
@@ -229,6 +240,7 @@ public final class ServerProcess implements AutoCloseable {
         int logStart = logText().length(); // a restart appends: only this run's lines count for readiness
         ProcessBuilder pb = new ProcessBuilder(command()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
         process = pb.start();
         STARTED.add(process);
         return logStart;
