@@ -13,11 +13,6 @@ import dev.keel.proto.etcdserverpb.RangeResponse;
 import dev.keel.proto.etcdserverpb.RangeStreamResponse;
 import dev.keel.proto.etcdserverpb.TxnRequest;
 import dev.keel.proto.etcdserverpb.TxnResponse;
-import com.google.protobuf.Message;
-import io.grpc.MethodDescriptor;
-import io.grpc.ServerMethodDefinition;
-import io.grpc.ServerServiceDefinition;
-import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 
@@ -25,32 +20,10 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class KvService extends KVGrpc.KVImplBase {
 
-    /**
-     * The service with its requests parsed under {@link dev.keel.server.NestingLimits#RECURSION_LIMIT} instead of
-     * protobuf's default 100 levels, so a nested Txn the validator accepts also gets through the gRPC edge (etcd,
-     * in Go, has no such parse limit).
-     */
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
     @Override
-    public ServerServiceDefinition bindService() {
-        ServerServiceDefinition def = super.bindService();
-        ServerServiceDefinition.Builder b = ServerServiceDefinition.builder(def.getServiceDescriptor().getName());
-        for (ServerMethodDefinition<?, ?> m : def.getMethods()) {
-            b.addMethod(withRecursionLimit(m));
-        }
-        return b.build();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <Q, R> ServerMethodDefinition<Q, R> withRecursionLimit(ServerMethodDefinition<Q, R> m) {
-        MethodDescriptor<Q, R> md = m.getMethodDescriptor();
-        if (md.getRequestMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<Q> pm
-                && pm.getMessagePrototype() instanceof Message proto) {
-            MethodDescriptor.Marshaller<Q> limited = (MethodDescriptor.Marshaller<Q>) (MethodDescriptor.Marshaller<?>) ProtoUtils
-                    .marshallerWithRecursionLimit(proto, dev.keel.server.NestingLimits.RECURSION_LIMIT);
-            return ServerMethodDefinition.create(md.toBuilder(limited, md.getResponseMarshaller()).build(),
-                    m.getServerCallHandler());
-        }
-        return m;
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
     }
 
     @Override

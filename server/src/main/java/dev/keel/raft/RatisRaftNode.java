@@ -530,6 +530,10 @@ public final class RatisRaftNode implements RaftNode {
                 retryLater(null);
             } else if (failure instanceof AlreadyClosedException) {
                 fail(stopped());
+            } else if (isTimeout(failure)) {
+                // e.g. a read index asked of the leader over Ratis' gRPC that hit DEADLINE_EXCEEDED: etcd answers
+                // "request timed out" (UNAVAILABLE), which clients retry
+                fail(new RaftException.Timeout(what() + " timed out: " + failure));
             } else {
                 fail(new RaftException(what() + " failed" + (forwarded ? " (forwarded)" : "") + ": " + failure,
                         failure));
@@ -928,6 +932,18 @@ public final class RatisRaftNode implements RaftNode {
             return stopped().getMessage();
         }
         return null;
+    }
+
+    /** Whether {@code t} or one of its causes is a timeout (of Ratis' transport: DEADLINE_EXCEEDED). */
+    private static boolean isTimeout(Throwable t) {
+        for (int i = 0; t != null && i < 10; i++, t = t.getCause()) {
+            if (t instanceof TimeoutIOException || t instanceof TimeoutException
+                    || t instanceof java.net.SocketTimeoutException
+                    || (t.getMessage() != null && t.getMessage().contains("DEADLINE_EXCEEDED"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private RaftException.Stopped stopped() {
