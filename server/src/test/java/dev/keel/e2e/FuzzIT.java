@@ -138,7 +138,8 @@ class FuzzIT {
                         }
                     });
                 }
-                CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(5, TimeUnit.MINUTES);
+                CompletableFuture.allOf(all.toArray(new CompletableFuture[0]))
+                        .get(Math.max(5, REQUESTS / 2_000), TimeUnit.MINUTES);
                 System.out.printf("fuzz: seed %d, %d requests, gRPC %s, HTTP %s, unanswered %d%n", SEED, REQUESTS,
                         codes, httpCodes, unanswered.get());
                 assertEquals(0, unanswered.get(), "requests without an answer (seed " + SEED + ")");
