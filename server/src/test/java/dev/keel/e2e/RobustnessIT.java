@@ -217,6 +217,10 @@ class RobustnessIT {
             }
             assertTrue(send(s, "GET", "/livez?verbose", null).body()
                     .contains("[-]serializable_read failed: etcdserver: server stopped"));
+            // then it exits non-zero (after 10 s of reporting it), so that a supervisor restarts it
+            assertTrue(s.awaitExit(Duration.ofSeconds(60)), "the stopped member did not exit");
+            assertEquals(1, s.exitValue(), s.logTail());
+            assertTrue(s.logTail().contains("exiting with status 1"), s.logTail());
         }
     }
 

@@ -273,6 +273,11 @@ public final class ServerProcess implements AutoCloseable {
         return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** The exit status of a process that has exited. */
+    public int exitValue() {
+        return process.exitValue();
+    }
+
     private void awaitReady(Duration timeout, int logStart) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
