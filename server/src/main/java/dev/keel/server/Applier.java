@@ -32,16 +32,16 @@ final class Applier implements StateMachineApplier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
     /**
-     * The answer to a request whose apply failed on a fault (a bug) and was rolled back. The same on every member
-     * (the exception's own text may name member-specific details), so every member's response is identical.
-     */
-    /**
      * Test hook (fault injection): a Put of this key fails to apply as if the disk failed. Set only by tests, through
      * the environment variable {@code KEEL_TEST_APPLY_IO_FAULT_KEY}; unset in production.
      */
     private static final com.google.protobuf.ByteString IO_FAULT_KEY =
             System.getenv("KEEL_TEST_APPLY_IO_FAULT_KEY") == null ? null
                     : com.google.protobuf.ByteString.copyFromUtf8(System.getenv("KEEL_TEST_APPLY_IO_FAULT_KEY"));
+    /**
+     * The answer to a request whose apply failed on a fault (a bug) and was rolled back. The same on every member
+     * (the exception's own text may name member-specific details), so every member's response is identical.
+     */
     static final String APPLY_FAILED = "etcdserver: request failed to apply and was rolled back (server fault)";
     /** Meta key of the applied (index, term); never part of a snapshot (a restored member starts a new log). */
     static final byte[] APPLIED = "raft/applied".getBytes();
