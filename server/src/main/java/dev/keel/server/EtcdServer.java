@@ -131,8 +131,7 @@ public final class EtcdServer implements AutoCloseable {
                 : new RatisRaftNode(rc, applier);
         ratis.setPeerTls(peerTls(config, identity));
         this.raft = ratis;
-        this.proposer = new Proposer(raft, this::proposalsInFlight, Math.max(4L << 20, config.maxRequestBytes()),
-                rc.requestTimeout());
+        this.proposer = new Proposer(raft, this::proposalsInFlight, Math.max(4L << 20, config.maxRequestBytes()));
         this.leases = new Leases(config, lessor, raft, req -> propose(() -> { }, req), identity.memberId());
         applier.questions(this::answer);
         snapshotInstaller.tickets(this::snapshotTicket);

@@ -35,8 +35,6 @@ final class Proposer {
     private final long maxBatchBytes;
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
     private int inFlight;
-    /** A queued request fails with a timeout this long after it arrived (0: never); see {@link #submit}. */
-    private final long timeoutNanos;
 
     Proposer(RaftNode raft, int maxInFlight, long maxBatchBytes) {
         this(raft, () -> maxInFlight, maxBatchBytes);
@@ -44,21 +42,9 @@ final class Proposer {
 
     /** {@code maxInFlight} is asked on every submission (it may follow the cluster's size). */
     Proposer(RaftNode raft, java.util.function.IntSupplier maxInFlight, long maxBatchBytes) {
-        this(raft, maxInFlight, maxBatchBytes, java.time.Duration.ZERO);
-    }
-
-    /**
-     * As above; a request that has to queue behind the entries in flight fails with
-     * {@link java.util.concurrent.TimeoutException} ("request timed out") {@code timeout} after it arrived, as etcd's
-     * request timeout counts from arrival, instead of waiting for the entry ahead to time out and then for its own
-     * (twice the timeout on a minority side). A timed-out request still queued is never proposed.
-     */
-    Proposer(RaftNode raft, java.util.function.IntSupplier maxInFlight, long maxBatchBytes,
-             java.time.Duration timeout) {
         this.raft = raft;
         this.maxInFlight = maxInFlight;
         this.maxBatchBytes = maxBatchBytes;
-        this.timeoutNanos = timeout.toNanos();
     }
 
     /** Proposes {@code request}; completes with its apply result or fails with the Raft engine's error. */
@@ -69,8 +55,7 @@ final class Proposer {
         synchronized (this) {
             queue.add(p);
             if (inFlight >= maxInFlight.getAsInt()) {
-                return timeoutNanos > 0
-                        ? p.result().orTimeout(timeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS) : p.result();
+                return p.result();
             }
             inFlight++;
             batch = drain();
@@ -85,12 +70,6 @@ final class Proposer {
         long bytes = 0;
         while (!queue.isEmpty()) {
             Pending next = queue.peek();
-            if (next.result().isDone()) { // timed out while queued: never proposed
-                queue.poll();
-                Metrics.PROPOSALS_PENDING.add(-1);
-                Metrics.PROPOSALS_FAILED.add(1);
-                continue;
-            }
             if (!batch.isEmpty() && bytes + next.size() > maxBatchBytes) {
                 break;
             }
@@ -101,18 +80,6 @@ final class Proposer {
     }
 
     private void send(List<Pending> batch) {
-        if (batch.isEmpty()) { // everything queued had timed out
-            List<Pending> next;
-            synchronized (this) {
-                if (queue.isEmpty()) {
-                    inFlight--;
-                    return;
-                }
-                next = drain();
-            }
-            send(next);
-            return;
-        }
         InternalBatch.Builder entry = InternalBatch.newBuilder();
         for (Pending p : batch) {
             entry.addRequests(p.request());

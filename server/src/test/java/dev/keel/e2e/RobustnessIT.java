@@ -160,33 +160,6 @@ class RobustnessIT {
                         .setRangeEnd(ByteString.copyFrom(new byte[]{0})).setCountOnly(true).build()).getCount());
                 assertLive(members.get(i));
             }
-
-            // item 6: with two members gone, writes on the remaining (minority) member fail after etcd's 7 s
-            // request timeout, counted from arrival also for requests queued behind the first (was 13-14 s)
-            members.get(1).stop();
-            members.get(2).stop();
-            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(6);
-            try {
-                List<java.util.concurrent.Future<Long>> took = new ArrayList<>();
-                for (int i = 0; i < 6; i++) {
-                    int n = i;
-                    took.add(pool.submit(() -> {
-                        long t0 = System.nanoTime();
-                        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> KVGrpc
-                                .newBlockingStub(channels.get(0)).withDeadlineAfter(30, TimeUnit.SECONDS)
-                                .put(PutRequest.newBuilder().setKey(bs("minority/" + n)).setValue(bs("v")).build()));
-                        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
-                        return (System.nanoTime() - t0) / 1_000_000;
-                    }));
-                    Thread.sleep(300);
-                }
-                for (var f : took) {
-                    long ms = f.get(60, TimeUnit.SECONDS);
-                    assertTrue(ms < 9_500, "a minority-side write failed after " + ms + " ms (etcd: 7 s)");
-                }
-            } finally {
-                pool.shutdownNow();
-            }
         } finally {
             for (ManagedChannel ch : channels) {
                 ch.shutdownNow();
