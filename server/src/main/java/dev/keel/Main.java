@@ -227,9 +227,42 @@ public class Main implements QuarkusApplication {
         return s;
     }
 
+    /** The process's exit status: 1 once the member has stopped for good (see {@link #watchForFailure}). */
+    private static volatile int exitCode;
+
     @Override
     public int run(String... args) {
+        Thread watch = new Thread(Main::watchForFailure, "keel-failure-watch");
+        watch.setDaemon(true);
+        watch.start();
         Quarkus.waitForExit();
-        return 0;
+        return exitCode; // the member closes in the exit handler, after the client listener stopped
+    }
+
+    /**
+     * A member whose Raft server or state machine has stopped for good (an I/O error, a full disk, out of memory)
+     * cannot recover in place: it reports the failure on its health endpoints for a grace period
+     * ({@code -Dkeel.failure-exit-delay-ms}, 10 s), then exits with status 1 so that a supervisor restarts it, as
+     * etcd does (it replays its log on the way up).
+     */
+    private static void watchForFailure() {
+        long delayMs = Long.getLong("keel.failure-exit-delay-ms", 10_000);
+        try {
+            while (true) {
+                Thread.sleep(1000);
+                EtcdServer s = server;
+                String failure = s == null ? null : s.failure();
+                if (failure != null) {
+                    org.jboss.logging.Logger.getLogger(Main.class).fatalf("this member has stopped for good (%s); "
+                            + "exiting with status 1 in %d ms so that a supervisor restarts it", failure, delayMs);
+                    Thread.sleep(delayMs);
+                    exitCode = 1;
+                    Quarkus.asyncExit(1);
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

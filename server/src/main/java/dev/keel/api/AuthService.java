@@ -44,6 +44,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class AuthService extends AuthGrpc.AuthImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     private static Auth auth() {
         return Main.server().auth();
     }

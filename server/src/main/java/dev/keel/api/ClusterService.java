@@ -22,6 +22,12 @@ import java.util.concurrent.CompletableFuture;
 @GrpcService
 public class ClusterService extends ClusterGrpc.ClusterImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
 
     @Override
     public void memberList(MemberListRequest request, StreamObserver<MemberListResponse> observer) {

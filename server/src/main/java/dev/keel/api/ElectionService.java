@@ -17,6 +17,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class ElectionService extends ElectionGrpc.ElectionImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     @Override
     public void campaign(CampaignRequest request, StreamObserver<CampaignResponse> observer) {
         var cancelled = GrpcErrors.cancellation(observer);

@@ -32,7 +32,13 @@ final class GrpcErrors {
         if (e != null) {
             return Status.fromCodeValue(e.code()).withDescription(e.getMessage()).asRuntimeException();
         }
-        LOG.error("request failed unexpectedly", t);
+        Throwable client = ClientErrorFilter.clientCause(t);
+        if (client != null) {
+            // the client's connection or encoding failed: one rate-limited line, no stack trace
+            ClientErrorLog.log("request", "", client.getClass().getSimpleName() + ": " + client.getMessage());
+        } else {
+            LOG.error("request failed unexpectedly", t);
+        }
         return Status.UNKNOWN.withDescription(String.valueOf(t.getMessage())).withCause(t).asRuntimeException();
     }
 

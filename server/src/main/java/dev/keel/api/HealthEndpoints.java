@@ -230,6 +230,11 @@ public class HealthEndpoints {
      * (5 s plus two election timeouts).
      */
     private static CompletableFuture<Void> read(EtcdServer s, boolean serializable) {
+        String failure = s.failure();
+        if (failure != null) {
+            // a member whose state machine stopped still has its data, but it no longer follows the log
+            return CompletableFuture.failedFuture(new CheckFailed(EtcdError.STOPPED.message()));
+        }
         long timeoutMs = 5000 + 2 * s.config().electionTimeoutMs();
         return s.range(RangeRequest.newBuilder().setKey(HEALTH_KEY).setKeysOnly(true).setLimit(1)
                         .setSerializable(serializable).build())

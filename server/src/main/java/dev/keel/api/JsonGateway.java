@@ -88,7 +88,24 @@ public class JsonGateway {
     /** What grpc-go says when a request is over the server's receive limit (etcd's gateway goes through gRPC). */
     static final String TOO_LARGE = "grpc: received message larger than max (%d vs. %d)";
 
-    private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
+    private static final JsonFormat.Parser PARSER = withRecursionLimit(JsonFormat.parser().ignoringUnknownFields());
+
+    /**
+     * The parser with {@link dev.keel.server.NestingLimits#RECURSION_LIMIT} instead of its default 100 levels, as at
+     * the gRPC edge. protobuf-java-util keeps {@code usingRecursionLimit} package-private, hence the reflection; if
+     * it ever fails, the default stays (deep Txns then fail to parse, with a parse error, and nothing else).
+     */
+    private static JsonFormat.Parser withRecursionLimit(JsonFormat.Parser p) {
+        try {
+            java.lang.reflect.Method m = JsonFormat.Parser.class.getDeclaredMethod("usingRecursionLimit", int.class);
+            m.setAccessible(true);
+            return (JsonFormat.Parser) m.invoke(p, dev.keel.server.NestingLimits.RECURSION_LIMIT);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            org.jboss.logging.Logger.getLogger(JsonGateway.class)
+                    .warnf("JSON gateway: cannot raise the parser's recursion limit (%s); it stays at 100", e);
+            return p;
+        }
+    }
     static final JsonFormat.Printer PRINTER = JsonFormat.printer()
             .preservingProtoFieldNames()
             .omittingInsignificantWhitespace();
@@ -136,7 +153,7 @@ public class JsonGateway {
                 (w, r) -> CompletableFuture.completedFuture(Main.server().leaseLeases(w)));
         rpc("/v3/lock/lock", LockRequest.getDefaultInstance(), (w, r) -> {
             Main.server().auth().checkRecipe(w, r.getName(), true);
-            return Main.server().locks().lock(r, new CompletableFuture<>());
+            return Main.server().locks().lock(r, clientGone());
         });
         rpc("/v3/lock/unlock", UnlockRequest.getDefaultInstance(), (w, r) -> {
             Main.server().auth().checkRecipeKey(w, r.getKey());
@@ -144,7 +161,7 @@ public class JsonGateway {
         });
         rpc("/v3/election/campaign", CampaignRequest.getDefaultInstance(), (w, r) -> {
             Main.server().auth().checkRecipe(w, r.getName(), true);
-            return Main.server().elections().campaign(r, new CompletableFuture<>());
+            return Main.server().elections().campaign(r, clientGone());
         });
         rpc("/v3/election/proclaim", ProclaimRequest.getDefaultInstance(), (w, r) -> {
             Main.server().auth().checkRecipeKey(w, r.getLeader().getKey());
@@ -215,6 +232,26 @@ public class JsonGateway {
         }
     }
 
+    /** The request being dispatched on this thread (set around the call in {@link #serve}). */
+    private static final ThreadLocal<RoutingContext> CURRENT = new ThreadLocal<>();
+
+    /**
+     * Completes when the HTTP client of the request being dispatched goes away before its answer (connection
+     * closed): a Lock or Campaign waiting for its turn then gives up and removes its waiter key, as etcd's gateway
+     * cancels the gRPC call. Never completes outside {@link #serve}.
+     */
+    private static CompletableFuture<Void> clientGone() {
+        CompletableFuture<Void> gone = new CompletableFuture<>();
+        RoutingContext ctx = CURRENT.get();
+        if (ctx != null) {
+            ctx.response().closeHandler(v -> gone.complete(null));
+            if (ctx.response().closed()) {
+                gone.complete(null);
+            }
+        }
+        return gone;
+    }
+
     private static <Q extends Message> void rpc(String path, Q prototype,
                                                 BiFunction<Credentials, Q, CompletionStage<? extends Message>> call) {
         RPCS.put(path, new Rpc<>(prototype, call));
@@ -264,11 +301,14 @@ public class JsonGateway {
             return;
         }
         CompletionStage<? extends Message> answer;
+        CURRENT.set(ctx);
         try {
             answer = rpc.call().apply(credentials(ctx), request);
         } catch (RuntimeException e) {
             writeFailure(ctx.response(), e);
             return;
+        } finally {
+            CURRENT.remove();
         }
         answer.whenComplete((response, err) -> {
             if (err != null) {

@@ -20,6 +20,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class KvService extends KVGrpc.KVImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     @Override
     public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
         GrpcErrors.reply(() -> Main.server().range(CallerInterceptor.current(), request), observer);

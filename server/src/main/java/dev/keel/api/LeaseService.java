@@ -21,6 +21,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class LeaseService extends LeaseGrpc.LeaseImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     @Override
     public void leaseGrant(LeaseGrantRequest request, StreamObserver<LeaseGrantResponse> observer) {
         GrpcErrors.reply(() -> Main.server().leaseGrant(CallerInterceptor.current(), request), observer);

@@ -30,6 +30,10 @@ public class LivenessCheck implements HealthCheck {
         HealthCheckResponseBuilder b = HealthCheckResponse.named("keel-storage-read");
         try {
             EtcdServer s = Main.server();
+            String failure = s.failure();
+            if (failure != null) {
+                return b.down().withData("error", failure).build();
+            }
             s.range(RangeRequest.newBuilder().setKey(HEALTH_KEY).setKeysOnly(true).setLimit(1)
                     .setSerializable(true).build()).get(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             return b.up().build();

@@ -13,6 +13,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class LockService extends LockGrpc.LockImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     @Override
     public void lock(LockRequest request, StreamObserver<LockResponse> observer) {
         var cancelled = GrpcErrors.cancellation(observer);

@@ -30,6 +30,12 @@ import java.util.concurrent.Executors;
 @GrpcService
 public class MaintenanceService extends MaintenanceGrpc.MaintenanceImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     /** Threads that read snapshot views and send their chunks (never the event loop, never the apply thread). */
     private static final ExecutorService SNAPSHOT_SENDERS = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "snapshot-sender");

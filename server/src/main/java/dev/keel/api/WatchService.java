@@ -13,6 +13,12 @@ import io.quarkus.grpc.GrpcService;
 @GrpcService
 public class WatchService extends WatchGrpc.WatchImplBase {
 
+    /** Requests parsed as etcd does (nesting limit, grpc-go's error for a request that does not parse). */
+    @Override
+    public io.grpc.ServerServiceDefinition bindService() {
+        return GrpcRequestParsing.apply(super.bindService());
+    }
+
     @Override
     public StreamObserver<WatchRequest> watch(StreamObserver<WatchResponse> responses) {
         ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) responses;

@@ -98,6 +98,37 @@ final class KeyIndex {
         return true;
     }
 
+    /**
+     * Takes back the newest change, which was made at {@code rev} by {@link #put} ({@code tombstone} false) or by
+     * {@link #tombstone} (true): the exact inverse, for a request rolled back before its entry was committed. The
+     * modified revision becomes the newest one left, which is what it was before the change.
+     */
+    synchronized void undo(Revision rev, boolean tombstone) {
+        if (tombstone) {
+            Generation empty = generations.get(generations.size() - 1);
+            if (!empty.isEmpty() || generations.size() < 2) {
+                throw new IllegalStateException("undo of tombstone " + rev + " but the key has no ended generation");
+            }
+            generations.remove(generations.size() - 1);
+        }
+        Generation g = generations.get(generations.size() - 1);
+        if (g.isEmpty() || !g.last().equals(rev)) {
+            throw new IllegalStateException("undo of " + rev + " but the newest change is not it");
+        }
+        g.revs.remove(g.revs.size() - 1);
+        g.version--;
+        if (g.isEmpty()) {
+            g.created = null;
+            g.version = 0;
+        }
+        modified = null;
+        for (int i = generations.size() - 1; i >= 0 && modified == null; i--) {
+            if (!generations.get(i).isEmpty()) {
+                modified = generations.get(i).last();
+            }
+        }
+    }
+
     /** The live revision of the key as of {@code atRev}, or null if the key did not exist then. */
     synchronized Hit get(long atRev) {
         Generation g = findGeneration(atRev);

@@ -463,10 +463,57 @@ public final class MvccStore implements AutoCloseable, KvReader {
         private int ranges;
         private int puts;
         private int deletes;
+        /** What {@link #rollback} takes back: each change to the index, in order; null until the first. */
+        private List<Undo> undo;
+        /** Live keys added (+) or removed (-) so far. */
+        private long liveDelta;
+        /** The writer's event count when this transaction began. */
+        private final int eventsAtBegin;
+        /** A compaction began: its in-memory effects cannot be taken back. */
+        private boolean compacting;
 
         private WriteTxn(Writer writer) {
             this.writer = writer;
             this.beginRev = writer.rev;
+            this.eventsAtBegin = writer.events.size();
+        }
+
+        /** One change to the index: a put of {@code key} at {@code rev}, or its deletion if {@code tombstone}. */
+        private record Undo(byte[] key, Revision rev, boolean tombstone) {
+        }
+
+        private void recordUndo(byte[] key, Revision rev, boolean tombstone) {
+            if (undo == null) {
+                undo = new ArrayList<>(4);
+            }
+            undo.add(new Undo(key, rev, tombstone));
+        }
+
+        /**
+         * Takes back every change this transaction made (index, pending rows, events, live-key count), newest
+         * first, so the request that made them can fail alone without its entry's other requests failing and
+         * without anything of it reaching disk. Afterwards {@link #changes()} is 0. Returns false, changing
+         * nothing, if the transaction began a compaction (whose in-memory effects cannot be taken back).
+         */
+        public boolean rollback() {
+            if (compacting) {
+                return false;
+            }
+            if (undo != null) {
+                for (int i = undo.size() - 1; i >= 0; i--) {
+                    Undo u = undo.get(i);
+                    index.undo(u.key(), u.rev(), u.tombstone());
+                }
+                undo = null;
+            }
+            for (int i = 0; i < changes; i++) {
+                writer.pending.remove(new Revision(beginRev + 1, i));
+            }
+            writer.events.subList(eventsAtBegin, writer.events.size()).clear();
+            liveKeys.add(-liveDelta);
+            liveDelta = 0;
+            changes = 0;
+            return true;
         }
 
         MvccStore store() {
@@ -514,6 +561,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
             KeyIndex.Hit prev = index.get(key, rev);
             if (prev == null) {
                 liveKeys.increment();
+                liveDelta++;
             }
             long created = prev == null ? rev : prev.created().main();
             long version = prev == null ? 1 : prev.version() + 1;
@@ -527,6 +575,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
                     .build();
             Revision r = next();
             index.put(key, r);
+            recordUndo(key, r, false);
             writer.pending.put(r, stored);
             writer.events.add(Event.newBuilder().setType(Event.EventType.PUT).setKv(stored).build());
             return stored;
@@ -538,10 +587,13 @@ public final class MvccStore implements AutoCloseable, KvReader {
             index.range(key, end, revision(), 0, found);
             deletes++;
             liveKeys.add(-found.size());
+            liveDelta -= found.size();
             long rev = beginRev + 1;
             for (TreeIndex.Found f : found) {
                 Revision r = next();
-                index.tombstone(f.key(), r);
+                if (index.tombstone(f.key(), r)) {
+                    recordUndo(f.key(), r, true);
+                }
                 KeyValue marker = KeyValue.newBuilder().setKey(ByteString.copyFrom(f.key())).build();
                 writer.pending.put(r, marker);
                 writer.events.add(Event.newBuilder().setType(Event.EventType.DELETE)
@@ -561,6 +613,7 @@ public final class MvccStore implements AutoCloseable, KvReader {
             if (rev > beginRev) {
                 throw EtcdError.FUTURE_REV.exception();
             }
+            compacting = true;
             writer.compactTo = rev;
             compactRev = rev; // published before the index changes, so concurrent readers notice (see read())
             writer.compactKeep = index.compact(rev);

@@ -39,6 +39,18 @@ final class TreeIndex {
         return ki != null && ki.tombstone(rev);
     }
 
+    /** Takes back the newest change of {@code key} (see {@link KeyIndex#undo}); drops a key left without history. */
+    void undo(byte[] key, Revision rev, boolean tombstone) {
+        KeyIndex ki = keys.get(key);
+        if (ki == null) {
+            throw new IllegalStateException("undo of " + rev + " for a key not in the index");
+        }
+        ki.undo(rev, tombstone);
+        if (ki.isEmpty()) {
+            keys.remove(key, ki);
+        }
+    }
+
     /**
      * Keys live at {@code atRev} in the range: {@code end == null} means just {@code key}; an empty {@code end}
      * means every key from {@code key} on; otherwise [key, end). Collects at most {@code limit} (0: all) into

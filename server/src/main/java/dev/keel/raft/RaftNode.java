@@ -37,6 +37,15 @@ public interface RaftNode extends AutoCloseable {
      */
     CompletableFuture<byte[]> askLeader(byte[] query);
 
+    /**
+     * Why this member has stopped for good (its state machine failed to apply a committed entry, or the Raft
+     * server died under it), or null while it runs (or is still starting, or was closed on purpose). Liveness
+     * checks fail on it: only a restart can help.
+     */
+    default String failure() {
+        return null;
+    }
+
     /** A snapshot of the member's Raft view, for Status. */
     RaftStatus status();
 

@@ -532,6 +532,10 @@ public final class RatisRaftNode implements RaftNode {
                 retryLater(null);
             } else if (failure instanceof AlreadyClosedException) {
                 fail(stopped());
+            } else if (isTimeout(failure)) {
+                // e.g. a read index asked of the leader over Ratis' gRPC that hit DEADLINE_EXCEEDED: etcd answers
+                // "request timed out" (UNAVAILABLE), which clients retry
+                fail(new RaftException.Timeout(what() + " timed out: " + failure));
             } else {
                 fail(new RaftException(what() + " failed" + (forwarded ? " (forwarded)" : "") + ": " + failure,
                         failure));
@@ -918,6 +922,30 @@ public final class RatisRaftNode implements RaftNode {
     private boolean isRunning() {
         final RaftServer.Division d = division;
         return !closed && d != null && d.getInfo().isAlive();
+    }
+
+    @Override
+    public String failure() {
+        if (closed) {
+            return null;
+        }
+        final Throwable applyFailure = stateMachine.applyFailure();
+        if (applyFailure != null || (division != null && !division.getInfo().isAlive())) {
+            return stopped().getMessage();
+        }
+        return null;
+    }
+
+    /** Whether {@code t} or one of its causes is a timeout (of Ratis' transport: DEADLINE_EXCEEDED). */
+    private static boolean isTimeout(Throwable t) {
+        for (int i = 0; t != null && i < 10; i++, t = t.getCause()) {
+            if (t instanceof TimeoutIOException || t instanceof TimeoutException
+                    || t instanceof java.net.SocketTimeoutException
+                    || (t.getMessage() != null && t.getMessage().contains("DEADLINE_EXCEEDED"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private RaftException.Stopped stopped() {

@@ -31,6 +31,18 @@ import java.util.concurrent.CompletableFuture;
 final class Applier implements StateMachineApplier {
 
     private static final Logger LOG = Logger.getLogger(Applier.class);
+    /**
+     * Test hook (fault injection): a Put of this key fails to apply as if the disk failed. Set only by tests, through
+     * the environment variable {@code KEEL_TEST_APPLY_IO_FAULT_KEY}; unset in production.
+     */
+    private static final com.google.protobuf.ByteString IO_FAULT_KEY =
+            System.getenv("KEEL_TEST_APPLY_IO_FAULT_KEY") == null ? null
+                    : com.google.protobuf.ByteString.copyFromUtf8(System.getenv("KEEL_TEST_APPLY_IO_FAULT_KEY"));
+    /**
+     * The answer to a request whose apply failed on a fault (a bug) and was rolled back. The same on every member
+     * (the exception's own text may name member-specific details), so every member's response is identical.
+     */
+    static final String APPLY_FAILED = "etcdserver: request failed to apply and was rolled back (server fault)";
     /** Meta key of the applied (index, term); never part of a snapshot (a restored member starts a new log). */
     static final byte[] APPLIED = "raft/applied".getBytes();
 
@@ -91,7 +103,7 @@ final class Applier implements StateMachineApplier {
         }
         InternalBatch batch;
         try {
-            batch = InternalBatch.parseFrom(command);
+            batch = NestingLimits.parse(InternalBatch.parser(), command);
         } catch (InvalidProtocolBufferException e) {
             LOG.errorf("entry %d is not a valid request batch; skipping it", index);
             batch = InternalBatch.getDefaultInstance();
@@ -138,13 +150,24 @@ final class Applier implements StateMachineApplier {
             dispatch(index, req, txn, resp);
             leases.track(writer.events(), seen); // keys written or deleted move to / leave their leases
         } catch (EtcdException e) {
-            if (txn.changes() != 0) {
-                // The in-memory index already holds changes that will never reach disk. Appliers must detect
-                // every error before changing anything; continuing would serve a state no other member has.
+            if (txn.changes() != 0 && !txn.rollback()) {
+                // The in-memory index already holds changes that will never reach disk and cannot be taken
+                // back; continuing would serve a state no other member has.
                 LOG.fatalf(e, "entry %d failed after changing state; stopping to protect consistency", index);
                 Runtime.getRuntime().halt(70);
             }
             resp.clear().setErrorCode(e.code()).setErrorMessage(e.getMessage());
+        } catch (RuntimeException e) {
+            // Isolation boundary: a fault inside applying one request (a bug, deterministic, so every member
+            // hits it at the same place) fails that request alone, rolled back, with the same answer everywhere.
+            // The environment failing (RocksDB I/O: StorageException; Errors such as OutOfMemoryError are not
+            // caught here) is not deterministic: it propagates and stops this member.
+            if (e instanceof dev.keel.storage.StorageException || !txn.rollback()) {
+                throw e;
+            }
+            LOG.errorf(e, "entry %d: a %s request failed to apply and was rolled back; the other requests of the "
+                    + "entry are applied", index, req.getRequestCase());
+            resp.clear().setErrorCode(EtcdError.Codes.INTERNAL).setErrorMessage(APPLY_FAILED);
         } finally {
             txn.end();
         }
@@ -152,6 +175,9 @@ final class Applier implements StateMachineApplier {
     }
 
     private void dispatch(long index, InternalRequest req, MvccStore.WriteTxn txn, InternalResponse.Builder resp) {
+        if (IO_FAULT_KEY != null && req.hasPut() && req.getPut().getKey().equals(IO_FAULT_KEY)) {
+            throw new dev.keel.storage.StorageException("injected I/O error (KEEL_TEST_APPLY_IO_FAULT_KEY)", null);
+        }
         alarms.checkApply(req); // NOSPACE / CORRUPT refuse some requests before they change anything
         auth.check(req); // the proposer's permissions as of this point of the log
         if (auth.apply(index, req, resp, dev.keel.proto.etcdserverpb.ResponseHeader.newBuilder()

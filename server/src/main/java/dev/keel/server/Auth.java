@@ -210,7 +210,8 @@ public final class Auth {
 
     /**
      * Why a watch may not be created, as its cancel reason, or null if it may (etcd's isWatchPermitted: the key,
-     * with an empty key meaning "\0"; a from-key watch is checked as its start key, as etcd does). The reason is
+     * with an empty key meaning "\0"; a from-key watch, range_end "\0", needs permission on every key from its key
+     * on, as etcd 3.6 checks it since its 2026 fix (etcd 3.4 checked only the start key)). The reason is
      * the text of etcd's gRPC error, "rpc error: code = ... desc = ...", as etcd puts it there.
      */
     public String watchDenial(Credentials c, WatchCreateRequest w) {
@@ -219,9 +220,8 @@ public final class Auth {
         }
         try {
             byte[] key = w.getKey().isEmpty() ? new byte[]{0} : w.getKey().toByteArray();
-            byte[] end = w.getRangeEnd().size() == 1 && w.getRangeEnd().byteAt(0) == 0 ? new byte[0]
-                    : w.getRangeEnd().toByteArray();
-            store.checkRange(authInfoOrNone(c), key, end);
+            // the range end as sent: "\0" is the open range [key, +inf), not a single key
+            store.checkRange(authInfoOrNone(c), key, w.getRangeEnd().toByteArray());
             return null;
         } catch (EtcdException e) {
             EtcdError reason = EtcdError.PERMISSION_DENIED;

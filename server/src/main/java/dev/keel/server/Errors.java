@@ -21,7 +21,7 @@ public final class Errors {
         if (t instanceof RaftException.NoLeader) {
             return EtcdError.NO_LEADER.exception();
         }
-        if (t instanceof RaftException.Timeout) {
+        if (t instanceof RaftException.Timeout || t instanceof java.util.concurrent.TimeoutException) {
             return EtcdError.TIMEOUT.exception();
         }
         if (t instanceof RaftException.NotLeader) {

@@ -643,6 +643,11 @@ public final class EtcdServer implements AutoCloseable {
 
     // ---- Maintenance / Cluster -----------------------------------------------------------------------------
 
+    /** Why this member has stopped for good (see {@link RaftNode#failure()}), or null while it runs. */
+    public String failure() {
+        return raft.failure();
+    }
+
     public StatusResponse status() {
         RaftStatus rs = raft.status();
         return StatusResponse.newBuilder()

@@ -109,7 +109,7 @@ final class Proposer {
     private static void complete(List<Pending> batch, byte[] bytes, Throwable err) {
         if (err == null) {
             try {
-                InternalBatchResponse resp = InternalBatchResponse.parseFrom(bytes);
+                InternalBatchResponse resp = NestingLimits.parse(InternalBatchResponse.parser(), bytes);
                 if (resp.getResponsesCount() != batch.size()) {
                     err = new IllegalStateException("apply returned " + resp.getResponsesCount()
                             + " results for " + batch.size() + " requests");

@@ -51,7 +51,7 @@ final class RequestValidator {
     }
 
     void checkTxn(TxnRequest r) {
-        checkTxnShape(r, maxTxnOps);
+        checkTxnShape(r, maxTxnOps, 1);
         // overlap checks last: they are the expensive part
         checkIntervals(r.getSuccessList());
         checkIntervals(r.getFailureList());
@@ -61,7 +61,10 @@ final class RequestValidator {
      * etcd's checkTxnRequest: a transaction may hold at most {@code maxOps} compares, success ops and failure
      * ops each; a nested transaction gets what its parent leaves ({@code maxOps} minus the parent's largest list).
      */
-    private void checkTxnShape(TxnRequest r, int maxOps) {
+    private void checkTxnShape(TxnRequest r, int maxOps, int depth) {
+        if (depth > NestingLimits.MAX_TXN_DEPTH) {
+            throw EtcdError.TOO_MANY_OPS.exception(); // Keel's bound; etcd's default op budget stops at 129
+        }
         int ops = Math.max(r.getCompareCount(), Math.max(r.getSuccessCount(), r.getFailureCount()));
         if (ops > maxOps) {
             throw EtcdError.TOO_MANY_OPS.exception();
@@ -72,19 +75,19 @@ final class RequestValidator {
             }
         }
         for (RequestOp op : r.getSuccessList()) {
-            checkOp(op, maxOps - ops);
+            checkOp(op, maxOps - ops, depth);
         }
         for (RequestOp op : r.getFailureList()) {
-            checkOp(op, maxOps - ops);
+            checkOp(op, maxOps - ops, depth);
         }
     }
 
-    private void checkOp(RequestOp op, int maxNestedOps) {
+    private void checkOp(RequestOp op, int maxNestedOps, int depth) {
         switch (op.getRequestCase()) {
             case REQUEST_RANGE -> checkRange(op.getRequestRange());
             case REQUEST_PUT -> checkPut(op.getRequestPut());
             case REQUEST_DELETE_RANGE -> checkDelete(op.getRequestDeleteRange());
-            case REQUEST_TXN -> checkTxnShape(op.getRequestTxn(), maxNestedOps);
+            case REQUEST_TXN -> checkTxnShape(op.getRequestTxn(), maxNestedOps, depth + 1);
             default -> throw EtcdError.KEY_NOT_FOUND.exception(); // an empty op, as etcd answers it
         }
     }
@@ -130,7 +133,8 @@ final class RequestValidator {
             if (op.hasRequestDeleteRange()) {
                 DeleteRangeRequest d = op.getRequestDeleteRange();
                 byte[] k = d.getKey().toByteArray();
-                byte[] end = d.getRangeEnd().isEmpty() ? pointEnd(k) : d.getRangeEnd().toByteArray();
+                byte[] end = d.getRangeEnd().isEmpty() ? pointEnd(k)
+                        : isFromKey(d.getRangeEnd().toByteArray()) ? new byte[0] : d.getRangeEnd().toByteArray();
                 dels.add(new Interval(k, end));
             }
         }
@@ -167,6 +171,16 @@ final class RequestValidator {
             level.puts().add(k);
         }
         return level;
+    }
+
+    /**
+     * A range_end of "\0" means "every key from key on" (etcd's WithFromKey, and WithPrefix on an empty key), not
+     * the empty interval [key, "\0"): a put inside such a delete is a duplicate like one inside any other delete.
+     * etcd's own checkIntervals misses this (etcd-io/etcd#22445, fixed by #22395); its apply then panics on every
+     * member for a put with ignore_value or ignore_lease, so Keel refuses the request instead.
+     */
+    private static boolean isFromKey(byte[] end) {
+        return end.length == 1 && end[0] == 0;
     }
 
     /** The end of the one-key interval [k, k+"\0"). */

@@ -53,6 +53,8 @@ public final class ServerProcess implements AutoCloseable {
     private Process process;
     /** The JVM's options (Keel only). */
     private List<String> jvmArgs = List.of("-Xmx512m");
+    /** Extra environment variables of the process (e.g. fault injection hooks). */
+    private java.util.Map<String, String> env = java.util.Map.of();
 
     private ServerProcess(Path dataDir, String name, List<String> extraFlags) throws IOException {
         this.dataDir = dataDir;
@@ -76,6 +78,15 @@ public final class ServerProcess implements AutoCloseable {
             throws Exception {
         ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
         p.jvmArgs = List.copyOf(jvmArgs);
+        p.launch();
+        return p;
+    }
+
+    /** As {@link #start(Path, String...)} with extra environment variables for the process. */
+    public static ServerProcess startWithEnv(Path dataDir, java.util.Map<String, String> env, String... extraFlags)
+            throws Exception {
+        ServerProcess p = new ServerProcess(dataDir, "m1", List.of(extraFlags));
+        p.env = env;
         p.launch();
         return p;
     }
@@ -240,6 +251,7 @@ public final class ServerProcess implements AutoCloseable {
         int logStart = logText().length(); // a restart appends: only this run's lines count for readiness
         ProcessBuilder pb = new ProcessBuilder(command()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
         process = pb.start();
         STARTED.add(process);
         return logStart;
