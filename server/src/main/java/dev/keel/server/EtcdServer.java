@@ -334,20 +334,7 @@ public final class EtcdServer implements AutoCloseable {
 
     /** A client's range: read permission on the range while auth is on (etcd's doSerialize). */
     public CompletableFuture<RangeResponse> range(Credentials who, RangeRequest r) {
-        try {
-            validator.checkRange(r);
-            if (who != null) {
-                auth.checkRange(who, r.getKey().toByteArray(), r.getRangeEnd().toByteArray());
-            }
-        } catch (EtcdException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        if (!r.getSerializable() && raft.isLearner()) {
-            return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
-        }
-        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null)
-                : countFailedReadIndex(raft.readBarrier());
-        return ready.thenApplyAsync(v -> {
+        return readyToRead(who, r, () -> { }).thenApplyAsync(v -> {
             Metrics.MVCC_RANGE.inc(); // etcd: a read transaction with one range
             long started = System.nanoTime();
             RangeResponse resp;
@@ -371,9 +358,20 @@ public final class EtcdServer implements AutoCloseable {
      * with the chunks, read from the store as the caller asks for them (see {@link RangeChunks}).
      */
     public CompletableFuture<RangeChunks> rangeStream(Credentials who, RangeRequest r) {
+        return readyToRead(who, r, () -> RangeChunks.checkStreamable(r))
+                .thenApply(v -> new RangeChunks(mvcc, r, this::header,
+                        (int) Math.min(Integer.MAX_VALUE, config.maxRequestBytes())));
+    }
+
+    /**
+     * What every range goes through before it reads: the request's validity ({@code extraCheck} too), read
+     * permission while auth is on, a learner's refusal of linearizable reads, and the read barrier unless the
+     * request is serializable. Fails with the client's etcd error.
+     */
+    private CompletableFuture<Void> readyToRead(Credentials who, RangeRequest r, Runnable extraCheck) {
         try {
             validator.checkRange(r);
-            RangeChunks.checkStreamable(r);
+            extraCheck.run();
             if (who != null) {
                 auth.checkRange(who, r.getKey().toByteArray(), r.getRangeEnd().toByteArray());
             }
@@ -383,10 +381,8 @@ public final class EtcdServer implements AutoCloseable {
         if (!r.getSerializable() && raft.isLearner()) {
             return CompletableFuture.failedFuture(EtcdError.NOT_SUPPORTED_FOR_LEARNER.exception());
         }
-        CompletableFuture<Void> ready = r.getSerializable() ? CompletableFuture.completedFuture(null)
+        return r.getSerializable() ? CompletableFuture.completedFuture(null)
                 : countFailedReadIndex(raft.readBarrier());
-        return ready.thenApply(v -> new RangeChunks(mvcc, r, this::header,
-                (int) Math.min(Integer.MAX_VALUE, config.maxRequestBytes())));
     }
 
     /** etcd_server_read_indexes_failed_total counts read barriers that fail (no leader, timeout). */

@@ -104,9 +104,11 @@ class ClusterLeaseWatchIT {
         ServerProcess f = followers.get(0);
         ServerProcess other = followers.get(1);
         ManagedChannel fc = channel(f);
-        KVGrpc.KVBlockingStub kvF = KVGrpc.newBlockingStub(fc).withDeadlineAfter(20, TimeUnit.SECONDS);
-        KVGrpc.KVBlockingStub kvOther = KVGrpc.newBlockingStub(channel(other)).withDeadlineAfter(20, TimeUnit.SECONDS);
-        LeaseGrpc.LeaseBlockingStub leaseF = LeaseGrpc.newBlockingStub(fc).withDeadlineAfter(20, TimeUnit.SECONDS);
+        // one deadline for the stubs' whole life (withDeadlineAfter on a stub is absolute): the test runs ~30 s with
+        // etcd's 1-2 s election timeout
+        KVGrpc.KVBlockingStub kvF = KVGrpc.newBlockingStub(fc).withDeadlineAfter(120, TimeUnit.SECONDS);
+        KVGrpc.KVBlockingStub kvOther = KVGrpc.newBlockingStub(channel(other)).withDeadlineAfter(120, TimeUnit.SECONDS);
+        LeaseGrpc.LeaseBlockingStub leaseF = LeaseGrpc.newBlockingStub(fc).withDeadlineAfter(120, TimeUnit.SECONDS);
         LeaseGrpc.LeaseStub leaseAsyncF = LeaseGrpc.newStub(fc);
 
         long id = leaseF.leaseGrant(LeaseGrantRequest.newBuilder().setTTL(TTL).build()).getID();
