@@ -186,11 +186,23 @@ public final class ServerProcess implements AutoCloseable {
         return p;
     }
 
+    /** Ports already handed out by {@link #freePort()} in this JVM (a member's client and peer port must differ). */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * A free 127.0.0.1 port, never one this JVM handed out before: the kernel may offer the port it just released
+     * again, which gave a member the same client and peer port (seen as "bind: address already in use").
+     */
     public static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
+        for (int attempt = 0; attempt < 100; attempt++) {
+            try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+                s.setReuseAddress(true);
+                if (HANDED_OUT.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            }
         }
+        throw new IOException("no fresh free port in 100 attempts");
     }
 
     /** The implementation the suites run against ({@code -Dkeel.e2e.impl=keel|etcd}, default keel). */
