@@ -2,27 +2,14 @@ package dev.keel.server;
 
 import com.google.protobuf.ByteString;
 import dev.keel.errors.EtcdError;
-import dev.keel.lease.Lessor;
-import dev.keel.mvcc.KvApplier;
-import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.RequestOp;
 import dev.keel.proto.etcdserverpb.TxnRequest;
-import dev.keel.proto.internal.InternalBatch;
-import dev.keel.proto.internal.InternalBatchResponse;
 import dev.keel.proto.internal.InternalRequest;
 import dev.keel.proto.internal.InternalResponse;
-import dev.keel.proto.mvccpb.KeyValue;
-import dev.keel.storage.Storage;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -32,48 +19,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * issue 11, which the validator now refuses but which reaches the applier directly in this test) fails alone, its
  * changes taken back, while the other requests of its entry apply; nothing of it reaches disk (checked by reopening).
  */
-class ApplierIsolationTest {
-
-    @TempDir
-    Path dir;
-    Storage storage;
-    MvccStore mvcc;
-    Lessor lessor;
-    Applier applier;
-    long index;
-
-    @BeforeEach
-    void open() {
-        List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
-        columns.addAll(Lessor.COLUMNS);
-        columns.addAll(dev.keel.auth.AuthStore.COLUMNS);
-        storage = Storage.open(dir, columns);
-        mvcc = new MvccStore(storage);
-        lessor = new Lessor(storage, new Lessor.Config(2, 300_000_000_000L, 7_000_000_000L, 1000), System::nanoTime);
-        Leases.restoreAttachments(mvcc, lessor);
-        applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, new AlarmStore(storage),
-                new DowngradeState(storage), new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1),
-                new dev.keel.auth.AuthStore(storage, dev.keel.auth.TokenProvider.NONE, 4));
-        index = applier.appliedIndex();
-    }
-
-    @AfterEach
-    void close() {
-        mvcc.close();
-        storage.close();
-    }
-
-    private static ByteString bs(String s) {
-        return ByteString.copyFromUtf8(s);
-    }
+class ApplierIsolationTest extends ApplierOnRocksDb {
 
     private List<InternalResponse> apply(InternalRequest... reqs) throws Exception {
-        InternalBatch.Builder b = InternalBatch.newBuilder();
-        for (InternalRequest r : reqs) {
-            b.addRequests(r);
-        }
-        byte[] out = applier.apply(++index, 1, b.build().toByteArray());
-        return InternalBatchResponse.parseFrom(out).getResponsesList();
+        return applyEntry(List.of(reqs));
     }
 
     private static InternalRequest put(String k, String v) {
@@ -90,11 +39,6 @@ class ApplierIsolationTest {
                 .addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(bs("b"))
                         .setIgnoreValue(true))))
                 .build();
-    }
-
-    private KeyValue get(String key) {
-        List<KeyValue> kvs = mvcc.range(key.getBytes(StandardCharsets.UTF_8), null, 0, 0, false).kvs();
-        return kvs.isEmpty() ? null : kvs.get(0);
     }
 
     @Test

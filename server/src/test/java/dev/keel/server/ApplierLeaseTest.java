@@ -1,10 +1,6 @@
 package dev.keel.server;
 
-import com.google.protobuf.ByteString;
 import dev.keel.errors.EtcdError;
-import dev.keel.lease.Lessor;
-import dev.keel.mvcc.KvApplier;
-import dev.keel.mvcc.MvccStore;
 import dev.keel.proto.etcdserverpb.DeleteRangeRequest;
 import dev.keel.proto.etcdserverpb.LeaseCheckpoint;
 import dev.keel.proto.etcdserverpb.LeaseCheckpointRequest;
@@ -13,68 +9,20 @@ import dev.keel.proto.etcdserverpb.LeaseRevokeRequest;
 import dev.keel.proto.etcdserverpb.PutRequest;
 import dev.keel.proto.etcdserverpb.RequestOp;
 import dev.keel.proto.etcdserverpb.TxnRequest;
-import dev.keel.proto.internal.InternalBatch;
-import dev.keel.proto.internal.InternalBatchResponse;
 import dev.keel.proto.internal.InternalRequest;
 import dev.keel.proto.internal.InternalResponse;
-import dev.keel.proto.mvccpb.KeyValue;
-import dev.keel.storage.Storage;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Lease requests and key attachment through the applier, on a real RocksDB, including a restart. */
-class ApplierLeaseTest {
-
-    @TempDir
-    Path dir;
-    Storage storage;
-    MvccStore mvcc;
-    Lessor lessor;
-    Applier applier;
-    long index;
-
-    @BeforeEach
-    void open() {
-        List<String> columns = new ArrayList<>(MvccStore.COLUMNS);
-        columns.addAll(Lessor.COLUMNS);
-        columns.addAll(dev.keel.auth.AuthStore.COLUMNS);
-        storage = Storage.open(dir, columns);
-        mvcc = new MvccStore(storage);
-        lessor = new Lessor(storage, new Lessor.Config(2, 300_000_000_000L, 7_000_000_000L, 1000), System::nanoTime);
-        Leases.restoreAttachments(mvcc, lessor);
-        applier = new Applier(storage, mvcc, new KvApplier(lessor::exists), lessor, new AlarmStore(storage),
-                new DowngradeState(storage), new dev.keel.membership.MemberStore(storage, MvccStore.META_COLUMN, 1),
-                new dev.keel.auth.AuthStore(storage, dev.keel.auth.TokenProvider.NONE, 4));
-        index = applier.appliedIndex();
-    }
-
-    @AfterEach
-    void close() {
-        mvcc.close();
-        storage.close();
-    }
-
-    private static ByteString bs(String s) {
-        return ByteString.copyFromUtf8(s);
-    }
+class ApplierLeaseTest extends ApplierOnRocksDb {
 
     /** Applies one entry holding the requests; returns their responses. */
     private List<InternalResponse> apply(InternalRequest.Builder... reqs) throws Exception {
-        InternalBatch.Builder b = InternalBatch.newBuilder();
-        for (InternalRequest.Builder r : reqs) {
-            b.addRequests(r);
-        }
-        byte[] out = applier.apply(++index, 1, b.build().toByteArray());
-        return InternalBatchResponse.parseFrom(out).getResponsesList();
+        return applyEntry(java.util.Arrays.stream(reqs).map(InternalRequest.Builder::build).toList());
     }
 
     private InternalResponse apply1(InternalRequest.Builder req) throws Exception {
@@ -95,11 +43,6 @@ class ApplierLeaseTest {
 
     private static InternalRequest.Builder req(PutRequest.Builder p) {
         return InternalRequest.newBuilder().setPut(p);
-    }
-
-    private KeyValue get(String key) {
-        List<KeyValue> kvs = mvcc.range(key.getBytes(StandardCharsets.UTF_8), null, 0, 0, false).kvs();
-        return kvs.isEmpty() ? null : kvs.get(0);
     }
 
     private static void assertError(EtcdError e, InternalResponse r) {
