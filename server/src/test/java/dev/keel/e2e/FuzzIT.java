@@ -167,21 +167,7 @@ class FuzzIT {
     }
 
     static MethodDescriptor<byte[], byte[]> raw(MethodDescriptor<?, ?> m) {
-        MethodDescriptor.Marshaller<byte[]> bytes = new MethodDescriptor.Marshaller<>() {
-            @Override
-            public java.io.InputStream stream(byte[] value) {
-                return new java.io.ByteArrayInputStream(value);
-            }
-
-            @Override
-            public byte[] parse(java.io.InputStream stream) {
-                try {
-                    return stream.readAllBytes();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-        };
+        MethodDescriptor.Marshaller<byte[]> bytes = RawBytes.MARSHALLER;
         return m.toBuilder(bytes, bytes).build();
     }
 

@@ -297,21 +297,7 @@ class RobustnessIT {
 
     /** Raw bytes as a request of {@code method}, the response parsed as the method's. */
     static <R> io.grpc.MethodDescriptor<byte[], R> raw(io.grpc.MethodDescriptor<?, R> method) {
-        io.grpc.MethodDescriptor.Marshaller<byte[]> bytes = new io.grpc.MethodDescriptor.Marshaller<>() {
-            @Override
-            public java.io.InputStream stream(byte[] value) {
-                return new java.io.ByteArrayInputStream(value);
-            }
-
-            @Override
-            public byte[] parse(java.io.InputStream stream) {
-                try {
-                    return stream.readAllBytes();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-        };
+        io.grpc.MethodDescriptor.Marshaller<byte[]> bytes = RawBytes.MARSHALLER;
         return method.toBuilder(bytes, method.getResponseMarshaller()).build();
     }
 
